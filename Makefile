@@ -1,0 +1,64 @@
+# asyncio.h -- build, demo, tests.  `make help` lists the targets.
+CC       ?= cc
+STD      := -std=c99
+WARN     := -Wall -Wextra -Wpedantic -Werror -Wimplicit-fallthrough
+CFLAGS   ?= -O2 -g
+BUILD    := build
+CORE     := asyncio.h port_posix.c
+COMPILERS := gcc clang
+
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_LIBS := -lcriterion -lpthread
+
+# Fragments add their own targets and append to TEST_TARGETS / DEMO_TARGETS.
+TEST_TARGETS :=
+DEMO_TARGETS :=
+-include examples/examples.mk
+-include tests/arm/arm.mk
+-include bench/bench.mk
+-include asyncio_stream.mk
+
+.PHONY: all demo test test-host deps format format-check clean help
+
+all: $(BUILD)/gcc/port_posix.o $(DEMO_BINS)
+
+help:
+	@echo "make            build the core (and the examples)"
+	@echo "make demo       run the documented examples on the POSIX port"
+	@echo "make test       install what is missing, run every test"
+	@echo "make format     clang-format the sources; make format-check checks"
+	@echo "make clean      remove build/"
+
+deps:
+	@bash tools/deps.sh
+
+$(BUILD)/%/port_posix.o: port_posix.c asyncio.h
+	@mkdir -p $(dir $@)
+	$* $(STD) $(WARN) $(CFLAGS) -c $< -o $@
+
+# Host tests, once per compiler.
+define host_tests
+$(BUILD)/$(1)/tests/%: tests/%.c $(CORE) tests/trace.h
+	@mkdir -p $$(dir $$@)
+	$(1) $(STD) $(WARN) $(CFLAGS) -I. -Itests $$< port_posix.c -o $$@ $(TEST_LIBS)
+endef
+$(foreach c,$(COMPILERS),$(eval $(call host_tests,$(c))))
+
+HOST_TEST_BINS := $(foreach c,$(COMPILERS),$(patsubst tests/%.c,$(BUILD)/$(c)/tests/%,$(TEST_SRCS)))
+
+test-host: deps $(HOST_TEST_BINS)
+	@set -e; for t in $(HOST_TEST_BINS); do echo "== $$t"; $$t --jobs 2; done
+
+test: test-host $(TEST_TARGETS)
+	@echo "make test: all passed"
+
+demo: $(DEMO_TARGETS)
+
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,1810 @@
+/*
+ * asyncio.h -- MicroPython's asyncio as stackless C coroutines.
+ *
+ * One header. In exactly one .c file (the port file is the natural place):
+ *
+ *     #define ASYNCIO_IMPLEMENTATION
+ *     #include "asyncio.h"
+ *
+ * Every other file just includes it. C99; the core never allocates.
+ *
+ * ---------------------------------------------------------------------------
+ * A FIVE-MINUTE TUTORIAL
+ * ---------------------------------------------------------------------------
+ *
+ * A coroutine is a function `int fn(asyncio_coro *co)` plus a frame struct
+ * that starts with an `asyncio_coro` and holds every local that must live
+ * across an await (C locals do NOT survive a suspension):
+ *
+ *     struct say_after {
+ *         asyncio_coro co;           // must come first
+ *         int32_t delay_ms;          // arguments ...
+ *         const char *what;          // ... and locals live here
+ *     };
+ *
+ *     static int say_after_fn(asyncio_coro *co)
+ *     {
+ *         struct say_after *f = (struct say_after *)co;
+ *         ASYNC_BEGIN(co);
+ *         AWAIT_SLEEP_MS(f->delay_ms);
+ *         printf("%s\n", f->what);
+ *         ASYNC_END;
+ *     }
+ *
+ * A "coroutine object" (Python's `say_after(1, "hello")`) is a frame whose
+ * header was initialised with asyncio_coro_init(); a constructor keeps that
+ * tidy:
+ *
+ *     static asyncio_coro *say_after(struct say_after *f, int32_t ms,
+ *                                    const char *what)
+ *     {
+ *         f->delay_ms = ms;
+ *         f->what = what;
+ *         return asyncio_coro_init(&f->co, say_after_fn);
+ *     }
+ *
+ * Await it from another coroutine (it runs inline, like `await coro`), or
+ * wrap it in a task (caller-owned storage) to run it concurrently:
+ *
+ *     AWAIT(say_after(&f->child, 1000, "hello"));     // value: AWAIT_RESULT
+ *     asyncio_create_task(&f->task, say_after(&f->child2, 2000, "world"));
+ *     AWAIT_TASK(&f->task);
+ *
+ * and run the top level with asyncio_run(&main_task, main(&main_frame), &v).
+ *
+ * Errors are values. Every await either succeeds or yields a negative
+ * error code (ASYNCIO_ECANCELLED, ASYNCIO_ETIMEDOUT, -errno, ...). By default
+ * an error propagates: the coroutine stops, runs its ASYNC_FINALLY section if
+ * it has one, and returns the error to whoever awaits it. To handle an error
+ * yourself (Python's try/except), wrap the await in ASYNC_TRY and look at
+ * AWAIT_ERROR:
+ *
+ *     ASYNC_TRY(AWAIT_SLEEP_MS(1000));
+ *     if (AWAIT_ERROR == ASYNCIO_ECANCELLED)
+ *         puts("cancelled, but I carry on");       // cancellation ignored
+ *
+ * Cleanup that must run however the body ends (try/finally):
+ *
+ *     ASYNC_BEGIN(co);
+ *     ...
+ *     ASYNC_FINALLY;                 // reached on return, error or cancel
+ *     release_things(f);             // may await; ASYNC_ERROR says why
+ *     ASYNC_END;
+ *
+ * Rules of the macro language (the price of having no per-task stack):
+ *  - locals do not survive an await: keep them in the frame;
+ *  - one await per source line (two are a compile error: duplicate case);
+ *  - no await inside a `switch` of your own (its case labels would clash);
+ *  - source files up to 32767 lines (checked at compile time).
+ *
+ * ---------------------------------------------------------------------------
+ * IRQ SAFETY
+ * ---------------------------------------------------------------------------
+ * Only asyncio_flag_set() (and asyncio_port_wake()) may be called from an
+ * interrupt handler, a POSIX signal handler or another thread. Everything
+ * else belongs to the thread that runs the loop.
+ *
+ * ---------------------------------------------------------------------------
+ * TASK STATE MACHINE (asyncio_task.state / .where)
+ * ---------------------------------------------------------------------------
+ *
+ *      create_task                   leaf await parks it
+ *   NEW ----------> PENDING/RUNQ --------------------------> PENDING/HEAP
+ *                    ^    |  ^  \                              (sleeping)
+ *          wake,     |    |  |   `-----------------------> PENDING/WAITQ
+ *          cancel,   |    |  |                     (Event, Lock, flag, task,
+ *          timer     `----|--+-------------------------------  gather)
+ *                         v
+ *                      running  --- body returns or fails ---> DONE
+ *                                                               |
+ *                      DONE/RUNQ <-- error nobody awaited ------'
+ *           (one more pass, then the loop's exception handler sees it)
+ *
+ * A task sits in at most one queue at a time, so the queues share its links.
+ */
+#ifndef ASYNCIO_H
+#define ASYNCIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================== */
+/* Errors                                                                    */
+/* ======================================================================== */
+
+/*
+ * 0 is success. Negative values are errors:
+ *   -1 .. -999      OSError(errno), as -errno (ASYNCIO_OSERROR(ECONNRESET)).
+ *   -1000 .. -1099  asyncio's own errors, below.
+ *   -2000 .. -32000 free for applications: ASYNCIO_EUSER(n), n in 0..30000.
+ * Error codes travel in 16 bits inside a frame; codes outside that range are
+ * replaced by ASYNCIO_EINVAL when raised.
+ */
+#define ASYNCIO_OK 0
+#define ASYNCIO_ECANCELLED (-1000)  /* CancelledError */
+#define ASYNCIO_ETIMEDOUT (-1001)   /* asyncio.TimeoutError */
+#define ASYNCIO_EEOF (-1002)        /* EOFError */
+#define ASYNCIO_ESELF (-1003)       /* RuntimeError: can't cancel self */
+#define ASYNCIO_ECANTWAIT (-1004)   /* RuntimeError: can't wait (task is gathered / is you) */
+#define ASYNCIO_ECANTGATHER (-1005) /* RuntimeError: can't gather (task already awaited) */
+#define ASYNCIO_ENOLOOP (-1006)     /* RuntimeError: no running event loop / not in a task */
+#define ASYNCIO_EBUSY (-1007)     /* already scheduled / flag already has a waiter / loop running */
+#define ASYNCIO_ENOTHELD (-1008)  /* RuntimeError: Lock not acquired */
+#define ASYNCIO_EOVERFLOW (-1009) /* OverflowError: sleep longer than half the tick period */
+#define ASYNCIO_EINVAL (-1010)    /* ValueError/TypeError: bad argument (NULL, zero length...) */
+#define ASYNCIO_ECLOSED (-1011)   /* the loop (or stream) is closed */
+#define ASYNCIO_ECORRUPT (-1012)  /* a coroutine was resumed at an unknown point, or lost */
+#define ASYNCIO_ESTATE (-1013)    /* InvalidStateError: result of a task that is not done */
+#define ASYNCIO_OSERROR(e) (-(e))
+#define ASYNCIO_EUSER(n) (-2000 - (n))
+
+/* A short, static description of an error code (never NULL). */
+const char *asyncio_strerror(int err);
+
+/* ======================================================================== */
+/* Coroutines                                                                */
+/* ======================================================================== */
+
+/* A coroutine's result: an integer or a pointer, whichever you need. */
+typedef intptr_t asyncio_value;
+
+typedef struct asyncio_coro asyncio_coro;
+
+/* A coroutine body. Returns ASYNCIO_PENDING while suspended, then 0 or an
+ * error code once (and every later call) when finished. */
+typedef int (*asyncio_fn)(asyncio_coro *co);
+
+#define ASYNCIO_PENDING 1
+
+/* The header of every coroutine frame (16 bytes on 32-bit targets). */
+struct asyncio_coro {
+    asyncio_fn fn;         /* the body */
+    asyncio_coro *child;   /* the coroutine this one is awaiting inline */
+    asyncio_value value;   /* the return value, once returned */
+    unsigned line : 15;    /* resume point: 0 = not started */
+    unsigned finally_ : 1; /* inside ASYNC_FINALLY: errors go straight out */
+    signed int err : 16;   /* the error being raised, 0 = none */
+};
+
+/* Make `co` a fresh coroutine object running `fn`. Returns `co`. */
+asyncio_coro *asyncio_coro_init(asyncio_coro *co, asyncio_fn fn);
+
+/* Resume-point sentinels (line numbers are 1..32767). */
+#define ASYNCIO_LINE_LEAVE 0x7FFE /* unwinding to FINALLY / END */
+#define ASYNCIO_LINE_DONE 0x7FFF  /* finished */
+
+/* ======================================================================== */
+/* Tasks                                                                     */
+/* ======================================================================== */
+
+typedef struct asyncio_task asyncio_task;
+
+/* A FIFO of waiting tasks: the tail of a ring threaded through the tasks. */
+typedef struct asyncio_waitq {
+    asyncio_task *tail;
+} asyncio_waitq;
+
+/*
+ * A task: 32 bytes on a 32-bit target, caller-owned (static, in a frame, in
+ * an array). Zero it (or leave it static) before its first create_task; it
+ * may be reused once done. The fields are private.
+ */
+struct asyncio_task {
+    union {
+        struct { /* in the run queue */
+            asyncio_task *next;
+        } run;
+        struct { /* in a wait queue: Event, Lock, flag, awaited task */
+            asyncio_task *next, *prev;
+            asyncio_waitq *queue; /* NULL while parked by gather */
+        } wait;
+        struct { /* in the timer heap (pairing heap) */
+            asyncio_task *child, *sibling;
+            asyncio_task *prev; /* parent if first child, else left sibling */
+        } heap;
+    } link;
+    uint32_t key;       /* wake-up tick (heap) or tick it was queued (run queue) */
+    uint32_t seq;       /* FIFO order among equal wake-up ticks */
+    asyncio_coro *coro; /* the root coroutine; holds the result when done */
+    union {
+        asyncio_waitq awaiters;              /* tasks awaiting this one */
+        struct asyncio_gather_state *gather; /* the gather this task belongs to */
+    } done_to;
+    uint8_t state; /* ASYNCIO_TASK_NEW / _PENDING / _DONE */
+    uint8_t where; /* which queue holds it (private) */
+    uint8_t flags; /* private */
+    uint8_t gen;   /* the loop generation it belongs to (new_event_loop) */
+};
+
+#define ASYNCIO_TASK_NEW 0
+#define ASYNCIO_TASK_PENDING 1
+#define ASYNCIO_TASK_DONE 2
+
+/*
+ * Schedule `coro` as a new task stored in `t`; it first runs at the loop's
+ * next pass (Python's create_task). Errors: EINVAL (NULL, or a coroutine
+ * that has already started), EBUSY (`t` is still pending or not yet
+ * reported), ECLOSED (loop closed). Not IRQ-safe.
+ */
+int asyncio_create_task(asyncio_task *t, asyncio_coro *coro);
+
+/* The running task, or NULL with *err = ENOLOOP outside a running task
+ * (`err` may be NULL). */
+asyncio_task *asyncio_current_task(int *err);
+
+/* True once the task has returned or failed (Task.done()). */
+int asyncio_task_done(const asyncio_task *t);
+
+/*
+ * Task.cancel(): 1 if a cancellation was requested (delivered at the task's
+ * next resume, forwarded to the innermost task it awaits), 0 if the task is
+ * already done. Errors: ESELF (a task cancelling itself), EINVAL (NULL or a
+ * task never created).
+ */
+int asyncio_task_cancel(asyncio_task *t);
+
+/* The result of a done task: its error (0 = success), and through `value`
+ * (may be NULL) its return value. ESTATE if it is not done, EINVAL if NULL.
+ * Marks the error as retrieved (the exception handler will not see it). */
+int asyncio_task_result(asyncio_task *t, asyncio_value *value);
+
+/* ======================================================================== */
+/* The loop                                                                  */
+/* ======================================================================== */
+
+typedef struct asyncio_loop asyncio_loop;
+
+/* What the exception handler is told (Python's context dict). */
+typedef struct asyncio_context {
+    const char *message; /* "Task exception wasn't retrieved", ... */
+    int error;           /* the error code */
+    asyncio_task *task;  /* the task ("future"), may be NULL */
+} asyncio_context;
+
+typedef void (*asyncio_exception_handler)(asyncio_loop *loop, const asyncio_context *ctx);
+
+/* The (single) event loop. */
+asyncio_loop *asyncio_get_event_loop(void);
+
+/* Reset the loop: every task it held is forgotten and never runs again; the
+ * exception handler is cleared; a closed loop opens again. Errors: EBUSY if
+ * called while the loop is running (returns NULL). */
+asyncio_loop *asyncio_new_event_loop(void);
+
+/* asyncio.run(coro): create_task(t, coro), run until it ends. Returns main's
+ * error (0 = success) with its value in *value (may be NULL); other tasks are
+ * left as they are. Errors also: those of create_task, EBUSY if the loop is
+ * already running. */
+int asyncio_run(asyncio_task *t, asyncio_coro *coro, asyncio_value *value);
+
+/* Loop.create_task(coro): same as asyncio_create_task(). */
+int asyncio_loop_create_task(asyncio_loop *loop, asyncio_task *t, asyncio_coro *coro);
+
+/* Run until task `t` (already created) is done; returns its error and value.
+ * A task that is already done returns at once. EINVAL for a task never
+ * created, EBUSY if the loop is already running, ECLOSED if closed. */
+int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio_value *value);
+
+/* Run until asyncio_loop_stop(). Returns 0, or EBUSY / ECLOSED. */
+int asyncio_loop_run_forever(asyncio_loop *loop);
+
+/* Make run_forever() return at its next pass, before tasks created after
+ * this call run. A second stop(), or one outside run_forever, does nothing. */
+void asyncio_loop_stop(asyncio_loop *loop);
+
+/* Close the loop: pending tasks are dropped; create_task and run_* then fail
+ * with ECLOSED until asyncio_new_event_loop(). EBUSY while running. */
+int asyncio_loop_close(asyncio_loop *loop);
+
+/* Set (NULL: back to the default) and get (NULL: the default is in use) the
+ * handler called for errors nobody retrieved. */
+void asyncio_loop_set_exception_handler(asyncio_loop *loop, asyncio_exception_handler handler);
+asyncio_exception_handler asyncio_loop_get_exception_handler(asyncio_loop *loop);
+
+/* The default handler: reports through ASYNCIO_REPORT (stderr by default). */
+void asyncio_loop_default_exception_handler(asyncio_loop *loop, const asyncio_context *ctx);
+
+/* Call the current handler (or the default one) with `ctx`. */
+void asyncio_loop_call_exception_handler(asyncio_loop *loop, const asyncio_context *ctx);
+
+/* ======================================================================== */
+/* Time                                                                      */
+/* ======================================================================== */
+
+/* Milliseconds, wrapping at 2^32 (MicroPython's ticks_ms / ticks_diff /
+ * ticks_add). The longest sleep is 2^31 - 1 ms (about 24.8 days). */
+uint32_t asyncio_ticks_ms(void);
+static inline int32_t asyncio_ticks_diff(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
+static inline uint32_t asyncio_ticks_add(uint32_t t, int32_t d) { return t + (uint32_t)d; }
+#define ASYNCIO_SLEEP_MAX_MS 0x7FFFFFFF
+
+/* ======================================================================== */
+/* Synchronisation                                                           */
+/* ======================================================================== */
+
+/* Event: starts cleared; any number of waiters, woken in FIFO order. */
+typedef struct asyncio_event {
+    asyncio_waitq waiters;
+    uint8_t is_set;
+} asyncio_event;
+
+void asyncio_event_init(asyncio_event *e);
+/* Wake every waiter (FIFO, behind tasks already runnable) and stay set.
+ * Loop thread only: from an IRQ use a flag. */
+void asyncio_event_set(asyncio_event *e);
+void asyncio_event_clear(asyncio_event *e);
+int asyncio_event_is_set(const asyncio_event *e);
+
+/* Lock: FIFO hand-off; release passes the lock straight to the head waiter. */
+typedef struct asyncio_lock {
+    asyncio_waitq waiters;
+    asyncio_task *handed_to; /* waiter the lock was handed to, not yet resumed */
+    uint8_t locked;
+} asyncio_lock;
+
+void asyncio_lock_init(asyncio_lock *l);
+/* True while held (false during a hand-off, as in MicroPython). */
+int asyncio_lock_locked(const asyncio_lock *l);
+/* Release: 0, or ENOTHELD if the lock is not held. Loop thread only. */
+int asyncio_lock_release(asyncio_lock *l);
+
+/* ThreadSafeFlag: set from anywhere; one waiter; wait() clears it. */
+typedef struct asyncio_flag {
+    volatile int state;         /* written by set() from IRQs/threads: atomic */
+    asyncio_waitq waiters;      /* at most one task */
+    struct asyncio_flag *armed; /* next flag the loop polls (loop-private) */
+    uint8_t is_armed;
+} asyncio_flag;
+
+void asyncio_flag_init(asyncio_flag *f);
+/* Set the flag and wake the loop. IRQ-, signal- and thread-safe: one atomic
+ * store plus asyncio_port_wake(). */
+void asyncio_flag_set(asyncio_flag *f);
+/* Clear the flag (loop thread). */
+void asyncio_flag_clear(asyncio_flag *f);
+
+/* One outcome of a gathered task: its error (0 = success) and value. */
+typedef struct asyncio_outcome {
+    asyncio_value value;
+    int err;
+} asyncio_outcome;
+
+/* gather(*tasks): a coroutine object; keep it in the awaiting frame. */
+typedef struct asyncio_gather_state {
+    asyncio_coro co; /* first: this is the coroutine object you AWAIT */
+    asyncio_task **tasks;
+    asyncio_outcome *out;
+    asyncio_task *waiter;
+    size_t n;
+    size_t remaining;
+    int err;
+    int return_exceptions;
+} asyncio_gather_state;
+
+/*
+ * AWAIT(asyncio_gather(&g, tasks, n, out, return_exceptions)): wait for the
+ * `n` tasks (created already); their outcomes land in `out` in argument
+ * order and the value is `n`. Without return_exceptions the first error is
+ * raised at once (the other tasks keep running); with it, errors sit in
+ * `out`. Cancelling the gatherer cancels the tasks still running.
+ * Errors: ECANTGATHER (a task is already awaited or gathered), EINVAL.
+ */
+asyncio_coro *asyncio_gather(asyncio_gather_state *g, asyncio_task **tasks, size_t n,
+                             asyncio_outcome *out, int return_exceptions);
+
+/* wait_for: a coroutine object; keep it in the awaiting frame. */
+typedef struct asyncio_wait_for_state {
+    asyncio_coro co;        /* first: this is the coroutine object you AWAIT */
+    asyncio_coro runner_co; /* the runner: awaits the inner task, wakes us */
+    asyncio_task runner;
+    asyncio_task inner; /* the inner task, when given a coroutine */
+    asyncio_task *aw;   /* the task waited for */
+    asyncio_coro *aw_coro;
+    asyncio_task *waiter;
+    asyncio_value value; /* the inner task's outcome, handed over by the runner */
+    int64_t timeout_ms;
+    int err;
+    int finished; /* the runner saw the inner task end */
+} asyncio_wait_for_state;
+
+#define ASYNCIO_NO_TIMEOUT INT64_MIN /* wait_for(aw, None) */
+
+/*
+ * AWAIT(asyncio_wait_for_ms(&wf, coro, ms)): run `coro` as a task (stored in
+ * `wf`) and wait at most `ms` (ASYNCIO_NO_TIMEOUT: forever). On timeout the
+ * task is cancelled, waited for (it may ignore the cancel), and ETIMEDOUT
+ * raised. Its value or error otherwise. Errors also: EOVERFLOW, EINVAL.
+ */
+asyncio_coro *asyncio_wait_for_ms(asyncio_wait_for_state *wf, asyncio_coro *coro,
+                                  int64_t timeout_ms);
+/* The same with the timeout in seconds. */
+asyncio_coro *asyncio_wait_for(asyncio_wait_for_state *wf, asyncio_coro *coro, double timeout_s);
+/* The same for a task that already exists. */
+asyncio_coro *asyncio_wait_for_task_ms(asyncio_wait_for_state *wf, asyncio_task *t,
+                                       int64_t timeout_ms);
+
+/* ======================================================================== */
+/* I/O readiness (for asyncio_stream.h and other drivers)                    */
+/* ======================================================================== */
+
+#define ASYNCIO_IO_READ 1u  /* readable, or error / hang-up */
+#define ASYNCIO_IO_WRITE 2u /* writable, or error / hang-up */
+
+/* One descriptor (a socket on POSIX) that tasks wait on. */
+typedef struct asyncio_io {
+    asyncio_waitq readers, writers;
+    int fd;
+    unsigned watching; /* events the port watches for it (loop-private) */
+} asyncio_io;
+
+void asyncio_io_init(asyncio_io *io, int fd);
+/* The port calls this from asyncio_port_wait() when `io` is ready: wakes
+ * its readers and/or writers, and stops watching what nobody waits for. */
+void asyncio_io_ready(asyncio_io *io, unsigned events);
+/* Stop watching `io` (before closing its descriptor); its waiters are woken
+ * and see whatever the descriptor reports next. */
+void asyncio_io_forget(asyncio_io *io);
+
+/* ======================================================================== */
+/* Coroutine macros                                                          */
+/* ======================================================================== */
+
+/* Open the body of coroutine `co` (an asyncio_coro *). */
+#define ASYNCIO_BEGIN(co)                                                                          \
+    asyncio_coro *const asyncio_co_ = (co);                                                        \
+    int asyncio_err_ = 0;                                                                          \
+    asyncio_value asyncio_result_ = 0;                                                             \
+    enum { asyncio_catching_ = 0 };                                                                \
+    (void)asyncio_err_;                                                                            \
+    (void)asyncio_result_;                                                                         \
+    if (asyncio_co_->line == ASYNCIO_LINE_DONE)                                                    \
+        return asyncio_co_->err;                                                                   \
+    asyncio_dispatch_:                                                                             \
+    switch (asyncio_co_->line) {                                                                   \
+    case 0:
+
+/* Start of the cleanup section: runs when the body returns, fails or is
+ * cancelled. ASYNC_ERROR tells which; ASYNC_RETURN here replaces the outcome
+ * (so it can swallow an error). An error raised in here ends the coroutine. */
+#define ASYNCIO_FINALLY                                                                            \
+    if (0) {                                                                                       \
+    default:                                                                                       \
+        if (asyncio_co_->finally_ || asyncio_co_->line != ASYNCIO_LINE_LEAVE)                      \
+            goto asyncio_end_;                                                                     \
+    }                                                                                              \
+    asyncio_co_->finally_ = 1
+
+/* Close the body. Falling off the end returns 0 with value 0. A resume
+ * point that matches no await (a corrupted frame) ends with ECORRUPT. */
+#define ASYNCIO_END                                                                                \
+    asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                        \
+    }                                                                                              \
+    if (0)                                                                                         \
+        goto asyncio_dispatch_;                                                                    \
+    goto asyncio_end_;                                                                             \
+    asyncio_end_:                                                                                  \
+    if (asyncio_co_->line != ASYNCIO_LINE_LEAVE)                                                   \
+        asyncio_co_->err = ASYNCIO_ECORRUPT;                                                       \
+    asyncio_co_->line = ASYNCIO_LINE_DONE;                                                         \
+    return asyncio_co_->err
+
+/* Return `v` (after the FINALLY section, if any). */
+#define ASYNCIO_RETURN(v)                                                                          \
+    do {                                                                                           \
+        asyncio_co_->value = (asyncio_value)(v);                                                   \
+        asyncio_co_->err = 0;                                                                      \
+        asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                    \
+        goto asyncio_dispatch_;                                                                    \
+    } while (0)
+
+/* Fail with error code `e` (negative; 0 is turned into EINVAL). */
+#define ASYNCIO_RAISE(e)                                                                           \
+    do {                                                                                           \
+        asyncio_co_->err = asyncio_error_code_(e);                                                 \
+        asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                    \
+        goto asyncio_dispatch_;                                                                    \
+    } while (0)
+
+/* The error this coroutine is unwinding with (in FINALLY), 0 if none. */
+#define ASYNCIO_ERROR ((int)asyncio_co_->err)
+
+/* Run `stmt` (one await) catching its error instead of propagating it; the
+ * error (0 = none) is then in AWAIT_ERROR. Python's try/except. */
+#define ASYNCIO_TRY(stmt)                                                                          \
+    do {                                                                                           \
+        enum { asyncio_catching_ = 1 };                                                            \
+        stmt;                                                                                      \
+    } while (0)
+
+/* After an await: its error (only under ASYNC_TRY) and its value. */
+#define ASYNCIO_AWAIT_ERROR asyncio_err_
+#define ASYNCIO_AWAIT_RESULT asyncio_result_
+
+/* Compile-time check that a resume point fits in 15 bits. */
+#define ASYNCIO_LINE_CHECK_() ((void)sizeof(char[(__LINE__ < ASYNCIO_LINE_LEAVE) ? 1 : -1]))
+
+/* Handle the outcome of an await: keep it, or propagate the error. */
+#define ASYNCIO_AWAIT_OUTCOME_(r)                                                                  \
+    do {                                                                                           \
+        asyncio_err_ = (r);                                                                        \
+        if (asyncio_err_ < 0 && !asyncio_catching_)                                                \
+            ASYNCIO_RAISE(asyncio_err_);                                                           \
+    } while (0)
+
+/*
+ * The one suspension mechanism every await uses. `start` parks the current
+ * task and returns ASYNCIO_PENDING, or completes at once (0 / error);
+ * `finish` runs on resume and returns 0 / error. Both may store a value in
+ * asyncio_result_.
+ */
+#define ASYNCIO_AWAIT_LEAF_(start, finish)                                                         \
+    do {                                                                                           \
+        ASYNCIO_LINE_CHECK_();                                                                     \
+        asyncio_result_ = 0;                                                                       \
+        asyncio_err_ = (start);                                                                    \
+        if (asyncio_err_ == ASYNCIO_PENDING) {                                                     \
+            asyncio_co_->line = __LINE__;                                                          \
+            return ASYNCIO_PENDING;                                                                \
+        case __LINE__: asyncio_result_ = 0; asyncio_err_ = (finish);                               \
+        }                                                                                          \
+        ASYNCIO_AWAIT_OUTCOME_(asyncio_err_);                                                      \
+    } while (0)
+
+/* await coro: run coroutine object `c` inline until it ends; its value is in
+ * AWAIT_RESULT. `c` is evaluated once. */
+#define ASYNCIO_AWAIT(c)                                                                           \
+    do {                                                                                           \
+        ASYNCIO_LINE_CHECK_();                                                                     \
+        asyncio_co_->child = (c);                                                                  \
+        asyncio_co_->line = __LINE__;                                                              \
+        if (0) {                                                                                   \
+        case __LINE__:;                                                                            \
+        }                                                                                          \
+        asyncio_err_ = asyncio_step_child_(asyncio_co_->child, &asyncio_result_);                  \
+        if (asyncio_err_ == ASYNCIO_PENDING)                                                       \
+            return ASYNCIO_PENDING;                                                                \
+        ASYNCIO_AWAIT_OUTCOME_(asyncio_err_);                                                      \
+    } while (0)
+
+/* await task: wait for task `t` to end; its value is in AWAIT_RESULT. */
+#define ASYNCIO_AWAIT_TASK(t)                                                                      \
+    ASYNCIO_AWAIT_LEAF_(asyncio_await_task_start_(t, &asyncio_result_),                            \
+                        asyncio_await_task_finish_(t, &asyncio_result_))
+
+/* sleep_ms(ms): int64 milliseconds; negative is 0 (a yield); more than
+ * ASYNCIO_SLEEP_MAX_MS is EOVERFLOW. */
+#define ASYNCIO_AWAIT_SLEEP_MS(ms)                                                                 \
+    ASYNCIO_AWAIT_LEAF_(asyncio_sleep_ms_start_((int64_t)(ms)), asyncio_resume_())
+
+/* sleep(s): seconds as a double (truncated to whole ms, like MicroPython). */
+#define ASYNCIO_AWAIT_SLEEP(s) ASYNCIO_AWAIT_SLEEP_MS(asyncio_seconds_to_ms_((double)(s)))
+
+/* sleep(0): let every other runnable task run once. */
+#define ASYNCIO_YIELD ASYNCIO_AWAIT_SLEEP_MS(0)
+
+/* Event.wait(): returns at once if set. */
+#define ASYNCIO_AWAIT_EVENT(e) ASYNCIO_AWAIT_LEAF_(asyncio_event_wait_start_(e), asyncio_resume_())
+
+/* Lock.acquire(): FIFO; a waiter cancelled after the hand-off passes it on. */
+#define ASYNCIO_AWAIT_LOCK(l)                                                                      \
+    ASYNCIO_AWAIT_LEAF_(asyncio_lock_acquire_start_(l), asyncio_lock_acquire_finish_(l))
+
+/* ThreadSafeFlag.wait(): returns at once (clearing it) if set; one waiter
+ * only (a second one gets EBUSY). */
+#define ASYNCIO_AWAIT_FLAG(f)                                                                      \
+    ASYNCIO_AWAIT_LEAF_(asyncio_flag_wait_start_(f), asyncio_flag_wait_finish_(f))
+
+/* Wait until `io` is ready for ASYNCIO_IO_READ or ASYNCIO_IO_WRITE. Errors:
+ * EINVAL if the port cannot watch descriptors. */
+#define ASYNCIO_AWAIT_IO(io, events)                                                               \
+    ASYNCIO_AWAIT_LEAF_(asyncio_io_wait_start_(io, events), asyncio_resume_())
+
+/* Short names, unless the includer opts out. */
+#ifndef ASYNCIO_NO_SHORT_NAMES
+#define ASYNC_BEGIN ASYNCIO_BEGIN
+#define ASYNC_END ASYNCIO_END
+#define ASYNC_FINALLY ASYNCIO_FINALLY
+#define ASYNC_RETURN ASYNCIO_RETURN
+#define ASYNC_RAISE ASYNCIO_RAISE
+#define ASYNC_ERROR ASYNCIO_ERROR
+#define ASYNC_TRY ASYNCIO_TRY
+#define AWAIT ASYNCIO_AWAIT
+#define AWAIT_ERROR ASYNCIO_AWAIT_ERROR
+#define AWAIT_RESULT ASYNCIO_AWAIT_RESULT
+#define AWAIT_TASK ASYNCIO_AWAIT_TASK
+#define AWAIT_SLEEP ASYNCIO_AWAIT_SLEEP
+#define AWAIT_SLEEP_MS ASYNCIO_AWAIT_SLEEP_MS
+#define YIELD ASYNCIO_YIELD
+#define AWAIT_EVENT ASYNCIO_AWAIT_EVENT
+#define AWAIT_LOCK ASYNCIO_AWAIT_LOCK
+#define AWAIT_FLAG ASYNCIO_AWAIT_FLAG
+#define AWAIT_IO ASYNCIO_AWAIT_IO
+#endif
+
+/* ======================================================================== */
+/* The port interface: what a port file provides                             */
+/* ======================================================================== */
+/*
+ * A port is five functions (port_posix.c, port_openmv.c are examples):
+ *
+ *  asyncio_port_init()        once, before the loop is first used.
+ *  asyncio_port_ticks_ms()    a free-running millisecond counter, wrapping
+ *                             at 2^32.
+ *  asyncio_port_wait(ms)      idle: return after `ms` milliseconds (ms < 0:
+ *                             no limit), or earlier when asyncio_port_wake()
+ *                             is called, INCLUDING a wake that came after
+ *                             the loop decided to idle but before this call
+ *                             (a wake is never lost). Early returns are fine.
+ *  asyncio_port_wake()        IRQ-, signal- and thread-safe: end the current
+ *                             or next asyncio_port_wait().
+ *  asyncio_port_critical_enter() / _exit(state)
+ *                             a nestable critical section (interrupts
+ *                             masked); used where an atomic read-and-clear is
+ *                             not available.
+ *  asyncio_port_io_watch(io, events)
+ *                             watch io->fd for ASYNCIO_IO_* `events` (0: stop)
+ *                             and call asyncio_io_ready() from
+ *                             asyncio_port_wait() when it is ready. Return 0,
+ *                             or ASYNCIO_EINVAL where there is no I/O.
+ */
+void asyncio_port_init(void);
+uint32_t asyncio_port_ticks_ms(void);
+void asyncio_port_wait(int32_t timeout_ms);
+void asyncio_port_wake(void);
+uint32_t asyncio_port_critical_enter(void);
+void asyncio_port_critical_exit(uint32_t state);
+int asyncio_port_io_watch(asyncio_io *io, unsigned events);
+
+/* POSIX port extras (port_posix.c): a virtual clock for tests. When on, time
+ * stands still while tasks run and jumps to the next deadline when the loop
+ * idles, so timing scenarios run instantly and exactly. */
+void asyncio_posix_virtual_time(int on, uint32_t start_ms);
+
+/* ======================================================================== */
+/* Private: called by the macros above; not part of the API                  */
+/* ======================================================================== */
+int asyncio_error_code_(int e);
+int asyncio_step_child_(asyncio_coro *child, asyncio_value *value);
+int asyncio_resume_(void);
+int asyncio_sleep_ms_start_(int64_t ms);
+int64_t asyncio_seconds_to_ms_(double seconds);
+int asyncio_await_task_start_(asyncio_task *t, asyncio_value *value);
+int asyncio_await_task_finish_(asyncio_task *t, asyncio_value *value);
+int asyncio_event_wait_start_(asyncio_event *e);
+int asyncio_lock_acquire_start_(asyncio_lock *l);
+int asyncio_lock_acquire_finish_(asyncio_lock *l);
+int asyncio_flag_wait_start_(asyncio_flag *f);
+int asyncio_flag_wait_finish_(asyncio_flag *f);
+int asyncio_io_wait_start_(asyncio_io *io, unsigned events);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ASYNCIO_H */
+
+/* ######################################################################## */
+/* Implementation                                                           */
+/* ######################################################################## */
+#if defined(ASYNCIO_IMPLEMENTATION) && !defined(ASYNCIO_IMPLEMENTATION_DONE_)
+#define ASYNCIO_IMPLEMENTATION_DONE_
+
+/* How the default exception handler reports; define it to fit your board. */
+#ifndef ASYNCIO_REPORT
+#include <stdio.h>
+#define ASYNCIO_REPORT(ctx)                                                                        \
+    fprintf(stderr, "asyncio: %s: %s (%d), task %p\n", (ctx)->message,                             \
+            asyncio_strerror((ctx)->error), (ctx)->error, (void *)(ctx)->task)
+#endif
+
+/* Where a task is (asyncio_task.where). */
+enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ };
+
+/* asyncio_task.flags */
+#define ASYNCIO_F_CANCEL_ 0x01u    /* a cancellation waits to be delivered */
+#define ASYNCIO_F_RETRIEVED_ 0x02u /* its outcome was taken (no handler call) */
+#define ASYNCIO_F_GATHERED_ 0x04u  /* done_to.gather is in use */
+#define ASYNCIO_F_ON_TASK_ 0x08u   /* its wait queue is another task's awaiters */
+
+struct asyncio_loop {
+    asyncio_task *run_head, *run_tail; /* FIFO of runnable tasks */
+    asyncio_task *heap;                /* sleeping tasks, earliest first */
+    asyncio_task *current;             /* the task running now */
+    asyncio_task *main;                /* run_until_complete returns when it ends */
+    asyncio_flag *armed;               /* flags that have a waiter */
+    unsigned io_watched;               /* descriptors the port watches */
+    asyncio_exception_handler handler;
+    uint32_t seq;
+    uint8_t gen;
+    uint8_t running, closed, ready, stop_pending;
+    asyncio_task stopper; /* run_forever runs until this one is scheduled */
+    asyncio_coro stopper_co;
+};
+
+static asyncio_loop asyncio_L_;
+
+const char *asyncio_strerror(int err)
+{
+    switch (err) {
+    case ASYNCIO_OK: return "ok";
+    case ASYNCIO_ECANCELLED: return "cancelled";
+    case ASYNCIO_ETIMEDOUT: return "timed out";
+    case ASYNCIO_EEOF: return "end of stream";
+    case ASYNCIO_ESELF: return "can't cancel self";
+    case ASYNCIO_ECANTWAIT: return "can't wait";
+    case ASYNCIO_ECANTGATHER: return "can't gather";
+    case ASYNCIO_ENOLOOP: return "no running event loop";
+    case ASYNCIO_EBUSY: return "busy";
+    case ASYNCIO_ENOTHELD: return "Lock not acquired";
+    case ASYNCIO_EOVERFLOW: return "ticks interval overflow";
+    case ASYNCIO_EINVAL: return "invalid argument";
+    case ASYNCIO_ECLOSED: return "closed";
+    case ASYNCIO_ECORRUPT: return "coroutine state corrupted";
+    case ASYNCIO_ESTATE: return "invalid state";
+    default: break;
+    }
+    if (err < 0 && err > -1000)
+        return "OSError";
+    return err <= ASYNCIO_EUSER(0) ? "application error" : "unknown error";
+}
+
+int asyncio_error_code_(int e) { return (e < 0 && e >= -32768) ? e : ASYNCIO_EINVAL; }
+
+asyncio_coro *asyncio_coro_init(asyncio_coro *co, asyncio_fn fn)
+{
+    if (co) {
+        co->fn = fn;
+        co->child = NULL;
+        co->value = 0;
+        co->line = 0;
+        co->finally_ = 0;
+        co->err = 0;
+    }
+    return co;
+}
+
+uint32_t asyncio_ticks_ms(void) { return asyncio_port_ticks_ms(); }
+
+/* ------------------------------------------------------------------------ */
+/* Run queue: FIFO, singly linked                                           */
+/* ------------------------------------------------------------------------ */
+
+static void asyncio_runq_push_(asyncio_task *t)
+{
+    t->where = ASYNCIO_IN_RUNQ_;
+    t->link.run.next = NULL;
+    if (asyncio_L_.run_tail)
+        asyncio_L_.run_tail->link.run.next = t;
+    else
+        asyncio_L_.run_head = t;
+    asyncio_L_.run_tail = t;
+}
+
+static asyncio_task *asyncio_runq_pop_(void)
+{
+    asyncio_task *t = asyncio_L_.run_head;
+    if (t) {
+        asyncio_L_.run_head = t->link.run.next;
+        if (!asyncio_L_.run_head)
+            asyncio_L_.run_tail = NULL;
+        t->where = ASYNCIO_IN_NONE_;
+    }
+    return t;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Timer heap: a pairing heap ordered by (wake tick, seq), so O(1) insert,  */
+/* O(log n) amortised pop and delete, FIFO among equal wake ticks.          */
+/* ------------------------------------------------------------------------ */
+
+static int asyncio_heap_before_(const asyncio_task *a, const asyncio_task *b)
+{
+    int32_t d = asyncio_ticks_diff(a->key, b->key);
+    return d < 0 || (d == 0 && (int32_t)(a->seq - b->seq) < 0);
+}
+
+/* Meld two heap roots; the later one becomes the first child of the other. */
+static asyncio_task *asyncio_heap_meld_(asyncio_task *a, asyncio_task *b)
+{
+    asyncio_task *tmp;
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    if (asyncio_heap_before_(b, a)) {
+        tmp = a;
+        a = b;
+        b = tmp;
+    }
+    b->link.heap.prev = a;
+    b->link.heap.sibling = a->link.heap.child;
+    if (a->link.heap.child)
+        a->link.heap.child->link.heap.prev = b;
+    a->link.heap.child = b;
+    return a;
+}
+
+/* Two-pass pairing of a sibling list into one heap. */
+static asyncio_task *asyncio_heap_pair_(asyncio_task *first)
+{
+    asyncio_task *pairs = NULL, *root = NULL;
+    while (first) {
+        asyncio_task *a = first, *b = a->link.heap.sibling, *m;
+        first = b ? b->link.heap.sibling : NULL;
+        a->link.heap.sibling = a->link.heap.prev = NULL;
+        if (b)
+            b->link.heap.sibling = b->link.heap.prev = NULL;
+        m = asyncio_heap_meld_(a, b);
+        m->link.heap.sibling = pairs; /* stack of pairs, last first */
+        pairs = m;
+    }
+    while (pairs) {
+        asyncio_task *next = pairs->link.heap.sibling;
+        pairs->link.heap.sibling = NULL;
+        root = asyncio_heap_meld_(root, pairs);
+        pairs = next;
+    }
+    return root;
+}
+
+static void asyncio_heap_push_(asyncio_task *t, uint32_t wake)
+{
+    t->where = ASYNCIO_IN_HEAP_;
+    t->key = wake;
+    t->seq = asyncio_L_.seq++;
+    t->link.heap.child = t->link.heap.sibling = t->link.heap.prev = NULL;
+    asyncio_L_.heap = asyncio_heap_meld_(asyncio_L_.heap, t);
+}
+
+static asyncio_task *asyncio_heap_pop_(void)
+{
+    asyncio_task *t = asyncio_L_.heap;
+    asyncio_L_.heap = asyncio_heap_pair_(t->link.heap.child);
+    t->link.heap.child = NULL;
+    t->where = ASYNCIO_IN_NONE_;
+    return t;
+}
+
+static void asyncio_heap_remove_(asyncio_task *t)
+{
+    asyncio_task *p = t->link.heap.prev, *sub;
+    if (t == asyncio_L_.heap) {
+        asyncio_heap_pop_();
+        return;
+    }
+    if (p->link.heap.child == t)
+        p->link.heap.child = t->link.heap.sibling;
+    else
+        p->link.heap.sibling = t->link.heap.sibling;
+    if (t->link.heap.sibling)
+        t->link.heap.sibling->link.heap.prev = p;
+    sub = asyncio_heap_pair_(t->link.heap.child);
+    t->link.heap.child = t->link.heap.sibling = t->link.heap.prev = NULL;
+    asyncio_L_.heap = asyncio_heap_meld_(asyncio_L_.heap, sub);
+    t->where = ASYNCIO_IN_NONE_;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Wait queues: a ring of tasks, O(1) append, pop and removal               */
+/* ------------------------------------------------------------------------ */
+
+static void asyncio_waitq_push_(asyncio_waitq *q, asyncio_task *t)
+{
+    asyncio_task *tail = q->tail;
+    t->where = ASYNCIO_IN_WAITQ_;
+    t->link.wait.queue = q;
+    if (!tail) {
+        t->link.wait.next = t->link.wait.prev = t;
+    } else {
+        t->link.wait.next = tail->link.wait.next;
+        t->link.wait.prev = tail;
+        tail->link.wait.next->link.wait.prev = t;
+        tail->link.wait.next = t;
+    }
+    q->tail = t;
+}
+
+static void asyncio_waitq_remove_(asyncio_waitq *q, asyncio_task *t)
+{
+    if (t->link.wait.next == t) {
+        q->tail = NULL;
+    } else {
+        t->link.wait.prev->link.wait.next = t->link.wait.next;
+        t->link.wait.next->link.wait.prev = t->link.wait.prev;
+        if (q->tail == t)
+            q->tail = t->link.wait.prev;
+    }
+    t->where = ASYNCIO_IN_NONE_;
+    t->flags &= (uint8_t)~ASYNCIO_F_ON_TASK_;
+}
+
+static asyncio_task *asyncio_waitq_pop_(asyncio_waitq *q)
+{
+    asyncio_task *head = q->tail ? q->tail->link.wait.next : NULL;
+    if (head)
+        asyncio_waitq_remove_(q, head);
+    return head;
+}
+
+/* Move every waiter of `q`, in order, to the back of the run queue. */
+static void asyncio_waitq_wake_all_(asyncio_waitq *q)
+{
+    asyncio_task *t;
+    while ((t = asyncio_waitq_pop_(q)) != NULL)
+        asyncio_runq_push_(t);
+}
+
+/* Take `t` out of whichever queue holds it. */
+static void asyncio_unqueue_(asyncio_task *t)
+{
+    if (t->where == ASYNCIO_IN_HEAP_)
+        asyncio_heap_remove_(t);
+    else if (t->where == ASYNCIO_IN_WAITQ_ && t->link.wait.queue)
+        asyncio_waitq_remove_(t->link.wait.queue, t);
+    t->where = ASYNCIO_IN_NONE_;
+}
+
+/* Bring a parked task to the back of the run queue "now", as cancel() does:
+ * a task already runnable (or whose wake tick has passed) keeps its place. */
+static void asyncio_wake_now_(asyncio_task *t)
+{
+    if (t->where == ASYNCIO_IN_WAITQ_ ||
+        (t->where == ASYNCIO_IN_HEAP_ && asyncio_ticks_diff(t->key, asyncio_port_ticks_ms()) > 0)) {
+        asyncio_unqueue_(t);
+        asyncio_runq_push_(t);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tasks                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static asyncio_loop *asyncio_ready_loop_(void)
+{
+    if (!asyncio_L_.ready) {
+        asyncio_port_init();
+        asyncio_L_.ready = 1;
+    }
+    return &asyncio_L_;
+}
+
+/* Pending, and in this loop (not dropped by new_event_loop). */
+static int asyncio_task_live_(const asyncio_task *t)
+{
+    return t->state == ASYNCIO_TASK_PENDING && t->gen == asyncio_L_.gen;
+}
+
+static void asyncio_task_start_(asyncio_task *t, asyncio_coro *coro)
+{
+    t->coro = coro;
+    t->done_to.awaiters.tail = NULL;
+    t->state = ASYNCIO_TASK_PENDING;
+    t->flags = 0;
+    t->gen = asyncio_L_.gen;
+    t->where = ASYNCIO_IN_NONE_;
+}
+
+int asyncio_create_task(asyncio_task *t, asyncio_coro *coro)
+{
+    asyncio_ready_loop_();
+    if (!t || !coro || !coro->fn || coro->line != 0)
+        return ASYNCIO_EINVAL;
+    if (asyncio_L_.closed)
+        return ASYNCIO_ECLOSED;
+    if (asyncio_task_live_(t) || (t->gen == asyncio_L_.gen && t->where != ASYNCIO_IN_NONE_))
+        return ASYNCIO_EBUSY;
+    asyncio_task_start_(t, coro);
+    asyncio_runq_push_(t);
+    return ASYNCIO_OK;
+}
+
+int asyncio_loop_create_task(asyncio_loop *loop, asyncio_task *t, asyncio_coro *coro)
+{
+    return loop == &asyncio_L_ ? asyncio_create_task(t, coro) : ASYNCIO_EINVAL;
+}
+
+asyncio_task *asyncio_current_task(int *err)
+{
+    if (err)
+        *err = asyncio_L_.current ? ASYNCIO_OK : ASYNCIO_ENOLOOP;
+    return asyncio_L_.current;
+}
+
+int asyncio_task_done(const asyncio_task *t) { return t && t->state == ASYNCIO_TASK_DONE; }
+
+int asyncio_task_cancel(asyncio_task *t)
+{
+    if (!t || t->state == ASYNCIO_TASK_NEW)
+        return ASYNCIO_EINVAL;
+    if (!asyncio_task_live_(t))
+        return 0;
+    if (t == asyncio_L_.current)
+        return ASYNCIO_ESELF;
+    /* Forward to the innermost task being awaited. */
+    while (t->where == ASYNCIO_IN_WAITQ_ && (t->flags & ASYNCIO_F_ON_TASK_))
+        t = (asyncio_task *)(void *)((char *)t->link.wait.queue -
+                                     offsetof(asyncio_task, done_to.awaiters));
+    asyncio_wake_now_(t);
+    t->flags |= ASYNCIO_F_CANCEL_;
+    return 1;
+}
+
+int asyncio_task_result(asyncio_task *t, asyncio_value *value)
+{
+    if (!t)
+        return ASYNCIO_EINVAL;
+    if (t->state != ASYNCIO_TASK_DONE)
+        return ASYNCIO_ESTATE;
+    t->flags |= ASYNCIO_F_RETRIEVED_;
+    if (value)
+        *value = t->coro->value;
+    return t->coro->err;
+}
+
+static void asyncio_gather_notify_(asyncio_gather_state *g, asyncio_task *t);
+
+/* The task's body has ended with `err`: record it and tell whoever waits. */
+static void asyncio_task_finish_(asyncio_task *t, int err)
+{
+    int awaited = (t == asyncio_L_.main);
+    t->state = ASYNCIO_TASK_DONE;
+    t->flags &= (uint8_t)~ASYNCIO_F_CANCEL_;
+    if (t->flags & ASYNCIO_F_GATHERED_) {
+        asyncio_gather_state *g = t->done_to.gather;
+        t->flags &= (uint8_t)~ASYNCIO_F_GATHERED_;
+        t->done_to.awaiters.tail = NULL;
+        asyncio_gather_notify_(g, t);
+        awaited = 1;
+    } else if (t->done_to.awaiters.tail) {
+        asyncio_waitq_wake_all_(&t->done_to.awaiters);
+        awaited = 1;
+    }
+    if (awaited)
+        t->flags |= ASYNCIO_F_RETRIEVED_;
+    else if (err != ASYNCIO_OK && err != ASYNCIO_ECANCELLED)
+        asyncio_runq_push_(t); /* one more pass, then the exception handler */
+}
+
+/* Run one task for one step. */
+static void asyncio_step_(asyncio_task *t)
+{
+    asyncio_coro *co = t->coro;
+    int r;
+    asyncio_L_.current = t;
+    if (t->state == ASYNCIO_TASK_DONE) {
+        /* A failed task nobody awaited: report it, unless awaited since. */
+        if (!(t->flags & ASYNCIO_F_RETRIEVED_)) {
+            asyncio_context ctx;
+            t->flags |= ASYNCIO_F_RETRIEVED_;
+            ctx.message = "Task exception wasn't retrieved";
+            ctx.error = co->err;
+            ctx.task = t;
+            asyncio_loop_call_exception_handler(&asyncio_L_, &ctx);
+        }
+        asyncio_L_.current = NULL;
+        return;
+    }
+    if ((t->flags & ASYNCIO_F_CANCEL_) && co->line == 0) {
+        co->err = ASYNCIO_ECANCELLED; /* cancelled before it ever ran */
+        co->line = ASYNCIO_LINE_DONE;
+        r = ASYNCIO_ECANCELLED;
+    } else {
+        r = co->fn(co);
+    }
+    if (r == ASYNCIO_PENDING && t->where == ASYNCIO_IN_NONE_) {
+        /* Suspended without parking anywhere: it would be lost forever. */
+        co->err = ASYNCIO_ECORRUPT;
+        co->line = ASYNCIO_LINE_DONE;
+        r = ASYNCIO_ECORRUPT;
+    }
+    if (r != ASYNCIO_PENDING)
+        asyncio_task_finish_(t, r);
+    asyncio_L_.current = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Leaf awaits: start parks the current task, finish runs on resume          */
+/* ------------------------------------------------------------------------ */
+
+/* Before parking: there must be a running task, and a cancellation that
+ * reached it while it ran is delivered here, at its next await. */
+static int asyncio_park_check_(void)
+{
+    asyncio_task *cur = asyncio_L_.current;
+    if (!cur)
+        return ASYNCIO_ENOLOOP;
+    if (cur->flags & ASYNCIO_F_CANCEL_) {
+        cur->flags &= (uint8_t)~ASYNCIO_F_CANCEL_;
+        return ASYNCIO_ECANCELLED;
+    }
+    return ASYNCIO_OK;
+}
+
+/* On resume: was the task woken to receive a cancellation? */
+int asyncio_resume_(void) { return asyncio_park_check_(); }
+
+int asyncio_step_child_(asyncio_coro *child, asyncio_value *value)
+{
+    int r;
+    if (!child || !child->fn)
+        return ASYNCIO_EINVAL;
+    r = child->fn(child);
+    if (r != ASYNCIO_PENDING)
+        *value = child->value;
+    return r;
+}
+
+int64_t asyncio_seconds_to_ms_(double seconds)
+{
+    double ms = seconds * 1000.0;
+    if (!(ms == ms) || ms >= 9.0e18)
+        return INT64_MAX; /* NaN or huge: an overflow error */
+    if (ms <= -9.0e18)
+        return -1;
+    return (int64_t)ms; /* truncates toward zero, like int() */
+}
+
+int asyncio_sleep_ms_start_(int64_t ms)
+{
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
+    if (ms > ASYNCIO_SLEEP_MAX_MS)
+        return ASYNCIO_EOVERFLOW;
+    if (ms <= 0)
+        asyncio_runq_push_(asyncio_L_.current);
+    else
+        asyncio_heap_push_(asyncio_L_.current,
+                           asyncio_ticks_add(asyncio_port_ticks_ms(), (int32_t)ms));
+    return ASYNCIO_PENDING;
+}
+
+/* The outcome of a done task, as an await sees it. */
+static int asyncio_task_outcome_(asyncio_task *t, asyncio_value *value)
+{
+    t->flags |= ASYNCIO_F_RETRIEVED_;
+    *value = t->coro->value;
+    return t->coro->err;
+}
+
+int asyncio_await_task_start_(asyncio_task *t, asyncio_value *value)
+{
+    asyncio_task *cur = asyncio_L_.current;
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
+    if (!t || t->state == ASYNCIO_TASK_NEW || t->gen != asyncio_L_.gen)
+        return ASYNCIO_EINVAL;
+    if (t == cur || (t->flags & ASYNCIO_F_GATHERED_))
+        return ASYNCIO_ECANTWAIT;
+    if (t->state == ASYNCIO_TASK_DONE)
+        return asyncio_task_outcome_(t, value);
+    asyncio_waitq_push_(&t->done_to.awaiters, cur);
+    cur->flags |= ASYNCIO_F_ON_TASK_;
+    return ASYNCIO_PENDING;
+}
+
+int asyncio_await_task_finish_(asyncio_task *t, asyncio_value *value)
+{
+    int r = asyncio_resume_();
+    return r ? r : asyncio_task_outcome_(t, value);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Event                                                                    */
+/* ------------------------------------------------------------------------ */
+
+void asyncio_event_init(asyncio_event *e)
+{
+    e->waiters.tail = NULL;
+    e->is_set = 0;
+}
+
+void asyncio_event_set(asyncio_event *e)
+{
+    asyncio_waitq_wake_all_(&e->waiters);
+    e->is_set = 1;
+}
+
+void asyncio_event_clear(asyncio_event *e) { e->is_set = 0; }
+
+int asyncio_event_is_set(const asyncio_event *e) { return e->is_set; }
+
+int asyncio_event_wait_start_(asyncio_event *e)
+{
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
+    if (!e)
+        return ASYNCIO_EINVAL;
+    if (e->is_set)
+        return ASYNCIO_OK;
+    asyncio_waitq_push_(&e->waiters, asyncio_L_.current);
+    return ASYNCIO_PENDING;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lock: released straight to the head waiter (FIFO hand-off)               */
+/* ------------------------------------------------------------------------ */
+
+void asyncio_lock_init(asyncio_lock *l)
+{
+    l->waiters.tail = NULL;
+    l->handed_to = NULL;
+    l->locked = 0;
+}
+
+int asyncio_lock_locked(const asyncio_lock *l) { return l->locked; }
+
+int asyncio_lock_release(asyncio_lock *l)
+{
+    asyncio_task *next;
+    if (!l)
+        return ASYNCIO_EINVAL;
+    if (!l->locked)
+        return ASYNCIO_ENOTHELD;
+    l->locked = 0;
+    next = asyncio_waitq_pop_(&l->waiters);
+    if (next) {
+        l->handed_to = next; /* still taken: acquire() by others blocks */
+        asyncio_runq_push_(next);
+    }
+    return ASYNCIO_OK;
+}
+
+int asyncio_lock_acquire_start_(asyncio_lock *l)
+{
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
+    if (!l)
+        return ASYNCIO_EINVAL;
+    if (!l->locked && !l->handed_to) {
+        l->locked = 1;
+        return ASYNCIO_OK;
+    }
+    asyncio_waitq_push_(&l->waiters, asyncio_L_.current);
+    return ASYNCIO_PENDING;
+}
+
+int asyncio_lock_acquire_finish_(asyncio_lock *l)
+{
+    int r = asyncio_resume_();
+    int mine = (l->handed_to == asyncio_L_.current);
+    if (mine) {
+        l->handed_to = NULL;
+        l->locked = 1;
+    }
+    if (r && mine)
+        asyncio_lock_release(l); /* cancelled after the hand-off: pass it on */
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ThreadSafeFlag                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Atomically read and clear the flag. Cores without an atomic exchange
+ * (ARMv6-M) use the port's critical section instead. */
+static int asyncio_flag_take_(asyncio_flag *f)
+{
+#if defined(__ARM_ARCH_6M__) || defined(ASYNCIO_NO_ATOMIC_XCHG)
+    uint32_t s = asyncio_port_critical_enter();
+    int v = f->state;
+    f->state = 0;
+    asyncio_port_critical_exit(s);
+    return v;
+#else
+    return __atomic_exchange_n(&f->state, 0, __ATOMIC_ACQ_REL);
+#endif
+}
+
+void asyncio_flag_init(asyncio_flag *f)
+{
+    f->state = 0;
+    f->waiters.tail = NULL;
+    f->armed = NULL;
+    f->is_armed = 0;
+}
+
+void asyncio_flag_set(asyncio_flag *f)
+{
+    __atomic_store_n(&f->state, 1, __ATOMIC_RELEASE);
+    asyncio_port_wake();
+}
+
+void asyncio_flag_clear(asyncio_flag *f) { __atomic_store_n(&f->state, 0, __ATOMIC_RELEASE); }
+
+int asyncio_flag_wait_start_(asyncio_flag *f)
+{
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
+    if (!f)
+        return ASYNCIO_EINVAL;
+    if (f->waiters.tail)
+        return ASYNCIO_EBUSY; /* one waiter only */
+    if (asyncio_flag_take_(f))
+        return ASYNCIO_OK;
+    asyncio_waitq_push_(&f->waiters, asyncio_L_.current);
+    if (!f->is_armed) {
+        f->armed = asyncio_L_.armed;
+        asyncio_L_.armed = f;
+        f->is_armed = 1;
+    }
+    return ASYNCIO_PENDING;
+}
+
+int asyncio_flag_wait_finish_(asyncio_flag *f)
+{
+    int r = asyncio_resume_();
+    if (!r)
+        asyncio_flag_take_(f);
+    return r;
+}
+
+/* Wake the waiters of flags that were set; forget flags with no waiter. */
+static void asyncio_poll_flags_(void)
+{
+    asyncio_flag **link = &asyncio_L_.armed;
+    while (*link) {
+        asyncio_flag *f = *link;
+        int set = f->waiters.tail && __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+        if (set)
+            asyncio_runq_push_(asyncio_waitq_pop_(&f->waiters));
+        if (!f->waiters.tail) {
+            *link = f->armed;
+            f->armed = NULL;
+            f->is_armed = 0;
+        } else {
+            link = &f->armed;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* I/O readiness                                                            */
+/* ------------------------------------------------------------------------ */
+
+void asyncio_io_init(asyncio_io *io, int fd)
+{
+    io->readers.tail = io->writers.tail = NULL;
+    io->fd = fd;
+    io->watching = 0;
+}
+
+/* Ask the port to watch exactly the events somebody waits for. */
+static int asyncio_io_rewatch_(asyncio_io *io)
+{
+    unsigned want =
+        (io->readers.tail ? ASYNCIO_IO_READ : 0u) | (io->writers.tail ? ASYNCIO_IO_WRITE : 0u);
+    int r = ASYNCIO_OK;
+    if (want == io->watching)
+        return r;
+    r = asyncio_port_io_watch(io, want);
+    if (r == ASYNCIO_OK) {
+        asyncio_L_.io_watched += (want != 0) - (io->watching != 0);
+        io->watching = want;
+    }
+    return r;
+}
+
+int asyncio_io_wait_start_(asyncio_io *io, unsigned events)
+{
+    asyncio_waitq *q;
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
+    if (!io || (events != ASYNCIO_IO_READ && events != ASYNCIO_IO_WRITE))
+        return ASYNCIO_EINVAL;
+    q = events == ASYNCIO_IO_READ ? &io->readers : &io->writers;
+    asyncio_waitq_push_(q, asyncio_L_.current);
+    r = asyncio_io_rewatch_(io);
+    if (r) {
+        asyncio_waitq_remove_(q, asyncio_L_.current);
+        return r;
+    }
+    return ASYNCIO_PENDING;
+}
+
+void asyncio_io_ready(asyncio_io *io, unsigned events)
+{
+    if (events & ASYNCIO_IO_READ)
+        asyncio_waitq_wake_all_(&io->readers);
+    if (events & ASYNCIO_IO_WRITE)
+        asyncio_waitq_wake_all_(&io->writers);
+    asyncio_io_rewatch_(io);
+}
+
+void asyncio_io_forget(asyncio_io *io) { asyncio_io_ready(io, ASYNCIO_IO_READ | ASYNCIO_IO_WRITE); }
+
+/* ------------------------------------------------------------------------ */
+/* gather                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Park the current task until something moves it (gather's wait). */
+static int asyncio_park_(void)
+{
+    asyncio_task *cur = asyncio_L_.current;
+    cur->where = ASYNCIO_IN_WAITQ_;
+    cur->link.wait.queue = NULL;
+    return ASYNCIO_PENDING;
+}
+
+static int asyncio_gather_parked_(const asyncio_gather_state *g)
+{
+    return g->waiter->where == ASYNCIO_IN_WAITQ_ && !g->waiter->link.wait.queue;
+}
+
+/* A gathered task ended: wake the gatherer on the first error (unless
+ * return_exceptions) or when the last one ends. */
+static void asyncio_gather_notify_(asyncio_gather_state *g, asyncio_task *t)
+{
+    if (!asyncio_gather_parked_(g))
+        return; /* already woken: by an earlier error, or cancelled */
+    if (!g->return_exceptions && t->coro->err != ASYNCIO_OK)
+        g->err = t->coro->err;
+    else if (--g->remaining)
+        return;
+    asyncio_runq_push_(g->waiter);
+}
+
+/* Take the outcomes of the tasks that ended; let go of the others
+ * (cancelling them if the gatherer was cancelled). */
+static void asyncio_gather_collect_(asyncio_gather_state *g, int cancel_rest)
+{
+    size_t i;
+    for (i = 0; i < g->n; i++) {
+        asyncio_task *t = g->tasks[i];
+        if ((t->flags & ASYNCIO_F_GATHERED_) && t->done_to.gather == g) {
+            t->flags &= (uint8_t)~ASYNCIO_F_GATHERED_;
+            t->done_to.awaiters.tail = NULL;
+            g->out[i].value = 0;
+            g->out[i].err = ASYNCIO_ESTATE;
+            if (cancel_rest)
+                asyncio_task_cancel(t);
+        } else {
+            g->out[i].err = asyncio_task_outcome_(t, &g->out[i].value);
+        }
+    }
+}
+
+/* Check the tasks and hook the pending ones to this gather. */
+static int asyncio_gather_register_(asyncio_gather_state *g)
+{
+    size_t i;
+    for (i = 0; i < g->n; i++) {
+        asyncio_task *t = g->tasks[i];
+        if (!t || t->state == ASYNCIO_TASK_NEW || t->gen != asyncio_L_.gen)
+            return ASYNCIO_EINVAL;
+        if ((t->flags & ASYNCIO_F_GATHERED_) ||
+            (t->state == ASYNCIO_TASK_PENDING && t->done_to.awaiters.tail))
+            return ASYNCIO_ECANTGATHER;
+    }
+    g->remaining = 0;
+    g->err = ASYNCIO_OK;
+    g->waiter = asyncio_L_.current;
+    for (i = 0; i < g->n; i++) {
+        asyncio_task *t = g->tasks[i];
+        if (t->state == ASYNCIO_TASK_DONE) {
+            if (!g->return_exceptions && t->coro->err != ASYNCIO_OK && g->err == ASYNCIO_OK)
+                g->err = t->coro->err;
+            continue;
+        }
+        t->flags |= ASYNCIO_F_GATHERED_;
+        t->done_to.gather = g;
+        g->remaining++;
+    }
+    return ASYNCIO_OK;
+}
+
+static int asyncio_gather_fn_(asyncio_coro *co)
+{
+    asyncio_gather_state *g = (asyncio_gather_state *)(void *)co;
+    ASYNCIO_BEGIN(co);
+    if (!g->tasks || !g->out)
+        ASYNCIO_RAISE(g->n ? ASYNCIO_EINVAL : ASYNCIO_OK);
+    if (g->n == 0)
+        ASYNCIO_RETURN(0);
+    ASYNCIO_AWAIT_OUTCOME_(asyncio_gather_register_(g));
+    if (g->remaining && g->err == ASYNCIO_OK) {
+        ASYNCIO_TRY(ASYNCIO_AWAIT_LEAF_(asyncio_park_(), asyncio_resume_()));
+        asyncio_gather_collect_(g, ASYNCIO_AWAIT_ERROR == ASYNCIO_ECANCELLED);
+        ASYNCIO_AWAIT_OUTCOME_(ASYNCIO_AWAIT_ERROR);
+    } else {
+        asyncio_gather_collect_(g, 0);
+    }
+    if (g->err)
+        ASYNCIO_RAISE(g->err);
+    ASYNCIO_RETURN(g->n);
+    ASYNCIO_END;
+}
+
+asyncio_coro *asyncio_gather(asyncio_gather_state *g, asyncio_task **tasks, size_t n,
+                             asyncio_outcome *out, int return_exceptions)
+{
+    if (!g)
+        return NULL;
+    g->tasks = tasks;
+    g->out = out;
+    g->n = n;
+    g->return_exceptions = return_exceptions;
+    g->waiter = NULL;
+    g->remaining = 0;
+    g->err = 0;
+    return asyncio_coro_init(&g->co, asyncio_gather_fn_);
+}
+
+/* ------------------------------------------------------------------------ */
+/* wait_for: MicroPython's design. A runner task awaits the inner task and  */
+/* wakes the waiter early; the waiter sleeps for the timeout.               */
+/* ------------------------------------------------------------------------ */
+
+static int asyncio_wait_for_runner_fn_(asyncio_coro *co)
+{
+    asyncio_wait_for_state *wf =
+        (asyncio_wait_for_state *)(void *)((char *)co -
+                                           offsetof(asyncio_wait_for_state, runner_co));
+    asyncio_task *w;
+    ASYNCIO_BEGIN(co);
+    ASYNCIO_TRY(ASYNCIO_AWAIT_TASK(wf->aw));
+    wf->err = ASYNCIO_AWAIT_ERROR;
+    wf->value = ASYNCIO_AWAIT_RESULT;
+    w = wf->waiter;
+    /* Still sleeping in wait_for (not cancelled, not gone on): wake it. */
+    if (!(w->flags & ASYNCIO_F_CANCEL_) &&
+        (w->where == ASYNCIO_IN_HEAP_ || w->where == ASYNCIO_IN_RUNQ_)) {
+        wf->finished = 1;
+        asyncio_wake_now_(w);
+    }
+    ASYNCIO_END;
+}
+
+static int asyncio_wait_for_fn_(asyncio_coro *co)
+{
+    asyncio_wait_for_state *wf = (asyncio_wait_for_state *)(void *)co;
+    ASYNCIO_BEGIN(co);
+    if (!wf->aw) {
+        ASYNCIO_AWAIT_OUTCOME_(asyncio_create_task(&wf->inner, wf->aw_coro));
+        wf->aw = &wf->inner;
+    }
+    if (wf->timeout_ms == ASYNCIO_NO_TIMEOUT) {
+        ASYNCIO_AWAIT_TASK(wf->aw);
+        ASYNCIO_RETURN(ASYNCIO_AWAIT_RESULT);
+    }
+    if (wf->timeout_ms > ASYNCIO_SLEEP_MAX_MS)
+        ASYNCIO_RAISE(ASYNCIO_EOVERFLOW);
+    wf->waiter = asyncio_L_.current;
+    wf->finished = 0;
+    ASYNCIO_AWAIT_OUTCOME_(asyncio_create_task(
+        &wf->runner, asyncio_coro_init(&wf->runner_co, asyncio_wait_for_runner_fn_)));
+    ASYNCIO_TRY(ASYNCIO_AWAIT_SLEEP_MS(wf->timeout_ms));
+    if (ASYNCIO_AWAIT_ERROR) {
+        asyncio_task_cancel(&wf->runner); /* cancelled from outside */
+        ASYNCIO_RAISE(ASYNCIO_AWAIT_ERROR);
+    }
+    if (wf->finished) {
+        if (wf->err)
+            ASYNCIO_RAISE(wf->err);
+        ASYNCIO_RETURN(wf->value);
+    }
+    asyncio_task_cancel(&wf->runner); /* timed out */
+    ASYNCIO_AWAIT_TASK(&wf->runner);
+    ASYNCIO_RAISE(ASYNCIO_ETIMEDOUT);
+    ASYNCIO_END;
+}
+
+static asyncio_coro *asyncio_wait_for_init_(asyncio_wait_for_state *wf, asyncio_task *t,
+                                            asyncio_coro *c, int64_t ms)
+{
+    if (!wf)
+        return NULL;
+    wf->aw = t;
+    wf->aw_coro = c;
+    wf->timeout_ms = ms < 0 && ms != ASYNCIO_NO_TIMEOUT ? 0 : ms;
+    wf->waiter = NULL;
+    wf->finished = 0;
+    wf->err = 0;
+    wf->value = 0;
+    return asyncio_coro_init(&wf->co, asyncio_wait_for_fn_);
+}
+
+asyncio_coro *asyncio_wait_for_ms(asyncio_wait_for_state *wf, asyncio_coro *coro,
+                                  int64_t timeout_ms)
+{
+    return asyncio_wait_for_init_(wf, NULL, coro, timeout_ms);
+}
+
+asyncio_coro *asyncio_wait_for(asyncio_wait_for_state *wf, asyncio_coro *coro, double timeout_s)
+{
+    return asyncio_wait_for_init_(wf, NULL, coro, asyncio_seconds_to_ms_(timeout_s));
+}
+
+asyncio_coro *asyncio_wait_for_task_ms(asyncio_wait_for_state *wf, asyncio_task *t,
+                                       int64_t timeout_ms)
+{
+    return asyncio_wait_for_init_(wf, t, NULL, timeout_ms);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The loop                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Move every sleeper whose time has come to the run queue, in wake order. */
+static void asyncio_expire_timers_(void)
+{
+    uint32_t now = asyncio_port_ticks_ms();
+    while (asyncio_L_.heap && asyncio_ticks_diff(asyncio_L_.heap->key, now) <= 0)
+        asyncio_runq_push_(asyncio_heap_pop_());
+}
+
+/* Nothing is runnable: sleep until the next deadline or a wake-up. Returns
+ * 0 when nothing could ever wake a task and there is no main task to wait
+ * for (the loop is finished). */
+static int asyncio_idle_(void)
+{
+    int32_t timeout = -1;
+    if (asyncio_L_.heap) {
+        timeout = asyncio_ticks_diff(asyncio_L_.heap->key, asyncio_port_ticks_ms());
+        if (timeout < 0)
+            timeout = 0;
+    } else if (!asyncio_L_.armed && !asyncio_L_.io_watched &&
+               (!asyncio_L_.main || asyncio_L_.main->state == ASYNCIO_TASK_DONE)) {
+        return 0;
+    }
+    asyncio_port_wait(timeout);
+    return 1;
+}
+
+/* The scheduler: run tasks until the main task ends (or, with none, until
+ * nothing is left that could run). */
+static void asyncio_run_loop_(void)
+{
+    for (;;) {
+        asyncio_task *t;
+        if (asyncio_L_.armed)
+            asyncio_poll_flags_();
+        if (asyncio_L_.io_watched)
+            asyncio_port_wait(0); /* I/O readiness, polled every step as MicroPython does */
+        if (asyncio_L_.heap)
+            asyncio_expire_timers_();
+        t = asyncio_runq_pop_();
+        if (!t) {
+            if (!asyncio_idle_())
+                return;
+            continue;
+        }
+        asyncio_step_(t);
+        if (t == asyncio_L_.main && t->state == ASYNCIO_TASK_DONE)
+            return;
+    }
+}
+
+static void asyncio_loop_reset_(void)
+{
+    asyncio_L_.run_head = asyncio_L_.run_tail = NULL;
+    asyncio_L_.heap = NULL;
+    asyncio_L_.current = NULL;
+    asyncio_L_.main = NULL;
+    asyncio_L_.armed = NULL;
+    asyncio_L_.io_watched = 0;
+    asyncio_L_.stop_pending = 0;
+    asyncio_L_.gen++; /* tasks of the old loop are no longer live */
+}
+
+asyncio_loop *asyncio_get_event_loop(void) { return asyncio_ready_loop_(); }
+
+asyncio_loop *asyncio_new_event_loop(void)
+{
+    asyncio_ready_loop_();
+    if (asyncio_L_.running)
+        return NULL;
+    asyncio_loop_reset_();
+    asyncio_L_.handler = NULL;
+    asyncio_L_.closed = 0;
+    return &asyncio_L_;
+}
+
+int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio_value *value)
+{
+    asyncio_value ignored;
+    asyncio_ready_loop_();
+    if (loop != &asyncio_L_ || !t || t->state == ASYNCIO_TASK_NEW || t->gen != asyncio_L_.gen)
+        return ASYNCIO_EINVAL;
+    if (asyncio_L_.running)
+        return ASYNCIO_EBUSY;
+    if (asyncio_L_.closed)
+        return ASYNCIO_ECLOSED;
+    asyncio_L_.main = t;
+    asyncio_L_.running = 1;
+    asyncio_run_loop_();
+    asyncio_L_.running = 0;
+    asyncio_L_.main = NULL;
+    return asyncio_task_outcome_(t, value ? value : &ignored);
+}
+
+int asyncio_run(asyncio_task *t, asyncio_coro *coro, asyncio_value *value)
+{
+    int r;
+    asyncio_ready_loop_();
+    if (asyncio_L_.running)
+        return ASYNCIO_EBUSY;
+    r = asyncio_create_task(t, coro);
+    return r ? r : asyncio_loop_run_until_complete(&asyncio_L_, t, value);
+}
+
+static int asyncio_stopper_fn_(asyncio_coro *co)
+{
+    ASYNCIO_BEGIN(co);
+    ASYNCIO_END;
+}
+
+int asyncio_loop_run_forever(asyncio_loop *loop)
+{
+    asyncio_task *s = &asyncio_L_.stopper;
+    asyncio_ready_loop_();
+    if (loop != &asyncio_L_)
+        return ASYNCIO_EINVAL;
+    if (asyncio_L_.running)
+        return ASYNCIO_EBUSY;
+    if (asyncio_L_.closed)
+        return ASYNCIO_ECLOSED;
+    /* The stopper is pending but not scheduled: stop() schedules it. */
+    asyncio_task_start_(s, asyncio_coro_init(&asyncio_L_.stopper_co, asyncio_stopper_fn_));
+    asyncio_L_.stop_pending = 1;
+    asyncio_loop_run_until_complete(loop, s, NULL);
+    asyncio_L_.stop_pending = 0;
+    return ASYNCIO_OK;
+}
+
+void asyncio_loop_stop(asyncio_loop *loop)
+{
+    if (loop == &asyncio_L_ && asyncio_L_.stop_pending) {
+        asyncio_runq_push_(&asyncio_L_.stopper);
+        asyncio_L_.stop_pending = 0; /* a second stop() does nothing */
+    }
+}
+
+int asyncio_loop_close(asyncio_loop *loop)
+{
+    if (loop != &asyncio_L_)
+        return ASYNCIO_EINVAL;
+    if (asyncio_L_.running)
+        return ASYNCIO_EBUSY;
+    asyncio_loop_reset_();
+    asyncio_L_.closed = 1;
+    return ASYNCIO_OK;
+}
+
+void asyncio_loop_set_exception_handler(asyncio_loop *loop, asyncio_exception_handler handler)
+{
+    if (loop == &asyncio_L_)
+        asyncio_L_.handler = handler;
+}
+
+asyncio_exception_handler asyncio_loop_get_exception_handler(asyncio_loop *loop)
+{
+    return loop == &asyncio_L_ ? asyncio_L_.handler : NULL;
+}
+
+void asyncio_loop_default_exception_handler(asyncio_loop *loop, const asyncio_context *ctx)
+{
+    (void)loop;
+    if (ctx) {
+        ASYNCIO_REPORT(ctx);
+    }
+}
+
+void asyncio_loop_call_exception_handler(asyncio_loop *loop, const asyncio_context *ctx)
+{
+    if (asyncio_L_.handler)
+        asyncio_L_.handler(loop, ctx);
+    else
+        asyncio_loop_default_exception_handler(loop, ctx);
+}
+
+#endif /* ASYNCIO_IMPLEMENTATION */

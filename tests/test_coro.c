@@ -1,0 +1,143 @@
+/* The coroutine macro language: await, return values, errors, try, finally. */
+#include "asyncio.h"
+#include "trace.h"
+
+static void setup(void) { asyncio_posix_virtual_time(1, 0); }
+TestSuite(coro, .init = setup, .timeout = 10);
+
+/* ---- a child that sleeps then returns its argument or fails ---- */
+struct child {
+    asyncio_coro co;
+    int32_t ms;
+    int fail;
+};
+static int child_fn(asyncio_coro *co)
+{
+    struct child *f = (struct child *)co;
+    ASYNC_BEGIN(co);
+    trace("child start");
+    AWAIT_SLEEP_MS(f->ms);
+    if (f->fail)
+        ASYNC_RAISE(f->fail);
+    trace("child end");
+    ASYNC_RETURN(f->ms * 2);
+    ASYNC_END;
+}
+static asyncio_coro *child(struct child *f, int32_t ms, int fail)
+{
+    f->ms = ms;
+    f->fail = fail;
+    return asyncio_coro_init(&f->co, child_fn);
+}
+
+struct parent {
+    asyncio_coro co;
+    struct child c;
+    int fail;
+};
+static int await_child_fn(asyncio_coro *co)
+{
+    struct parent *f = (struct parent *)co;
+    ASYNC_BEGIN(co);
+    AWAIT(child(&f->c, 10, f->fail));
+    trace("parent got %ld at %u", (long)AWAIT_RESULT, asyncio_ticks_ms());
+    ASYNC_RETURN(AWAIT_RESULT + 1);
+    ASYNC_END;
+}
+
+Test(coro, await_child_returns_its_value_inline)
+{
+    static struct parent p;
+    static asyncio_task t;
+    asyncio_value v = 0;
+    int r = asyncio_run(&t, asyncio_coro_init(&p.co, await_child_fn), &v);
+    cr_assert_eq(r, 0);
+    cr_assert_eq(v, 21);
+    assert_trace("child start\nchild end\nparent got 20 at 10\n");
+}
+
+Test(coro, child_error_propagates_through_await_and_out_of_run)
+{
+    static struct parent p;
+    static asyncio_task t;
+    asyncio_value v = 0;
+    p.fail = ASYNCIO_EUSER(7);
+    int r = asyncio_run(&t, asyncio_coro_init(&p.co, await_child_fn), &v);
+    cr_assert_eq(r, ASYNCIO_EUSER(7));
+    assert_trace("child start\n");
+}
+
+/* ---- ASYNC_TRY catches; ASYNC_FINALLY always runs ---- */
+struct catcher {
+    asyncio_coro co;
+    struct child c;
+};
+static int catcher_fn(asyncio_coro *co)
+{
+    struct catcher *f = (struct catcher *)co;
+    ASYNC_BEGIN(co);
+    ASYNC_TRY(AWAIT(child(&f->c, 5, ASYNCIO_EUSER(1))));
+    trace("caught %d", AWAIT_ERROR);
+    ASYNC_TRY(AWAIT(child(&f->c, 5, 0)));
+    trace("no error %d value %ld", AWAIT_ERROR, (long)AWAIT_RESULT);
+    AWAIT(child(&f->c, 5, ASYNCIO_EUSER(2)));
+    trace("not reached");
+    ASYNC_FINALLY;
+    trace("finally with %d", ASYNC_ERROR);
+    ASYNC_END;
+}
+
+Test(coro, try_catches_and_finally_runs_on_error)
+{
+    static struct catcher c;
+    static asyncio_task t;
+    int r = asyncio_run(&t, asyncio_coro_init(&c.co, catcher_fn), NULL);
+    cr_assert_eq(r, ASYNCIO_EUSER(2));
+    assert_trace("child start\ncaught -2001\nchild start\nchild end\nno error 0 value 10\n"
+                 "child start\nfinally with -2002\n");
+}
+
+static int finally_return_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    ASYNC_RAISE(ASYNCIO_EUSER(3));
+    ASYNC_FINALLY;
+    trace("finally swallows %d", ASYNC_ERROR);
+    AWAIT_SLEEP_MS(1); /* a finally section may await */
+    ASYNC_RETURN(5);
+    ASYNC_END;
+}
+
+Test(coro, finally_may_await_and_replace_the_error_with_a_value)
+{
+    static asyncio_coro co;
+    static asyncio_task t;
+    asyncio_value v = 0;
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&co, finally_return_fn), &v), 0);
+    cr_assert_eq(v, 5);
+    assert_trace("finally swallows -2003\n");
+}
+
+static int corrupt_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_SLEEP_MS(1);
+    ASYNC_END;
+}
+
+Test(coro, a_corrupted_resume_point_ends_with_ecorrupt_not_a_restart)
+{
+    static asyncio_coro co;
+    asyncio_coro_init(&co, corrupt_fn);
+    co.line = 12345; /* no await on that line */
+    cr_assert_eq(co.fn(&co), ASYNCIO_ECORRUPT);
+    cr_assert_eq(co.fn(&co), ASYNCIO_ECORRUPT, "a finished coroutine stays finished");
+}
+
+Test(coro, header_sizes_are_reported)
+{
+    /* What each task field is for is documented on struct asyncio_task. */
+    printf("sizeof(asyncio_task) = %zu, sizeof(asyncio_coro) = %zu\n", sizeof(asyncio_task),
+           sizeof(asyncio_coro));
+    cr_assert_leq(sizeof(asyncio_task), 8 * sizeof(void *));
+}
