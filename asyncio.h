@@ -227,8 +227,9 @@ struct asyncio_task {
 /*
  * Schedule `coro` as a new task stored in `t`; it first runs at the loop's
  * next pass (Python's create_task). Errors: EINVAL (NULL, or a coroutine
- * that has already started), EBUSY (`t` is still pending or not yet
- * reported), ECLOSED (loop closed). Not IRQ-safe.
+ * that has already started), EBUSY (`t` is still pending, or failed and its
+ * error is not yet reported or retrieved), ECLOSED (loop closed). Not
+ * IRQ-safe.
  */
 int asyncio_create_task(asyncio_task *t, asyncio_coro *coro);
 
@@ -784,6 +785,22 @@ static void asyncio_runq_push_(asyncio_task *t)
     asyncio_L_.run_tail = t;
 }
 
+/* Unlink `t` from the run queue (O(n); only for storage being reused). */
+static void asyncio_runq_remove_(asyncio_task *t)
+{
+    asyncio_task **link = &asyncio_L_.run_head, *prev = NULL;
+    while (*link && *link != t) {
+        prev = *link;
+        link = &prev->link.run.next;
+    }
+    if (!*link)
+        return;
+    *link = t->link.run.next;
+    if (asyncio_L_.run_tail == t)
+        asyncio_L_.run_tail = prev;
+    t->where = ASYNCIO_IN_NONE_;
+}
+
 static asyncio_task *asyncio_runq_pop_(void)
 {
     asyncio_task *t = asyncio_L_.run_head;
@@ -995,8 +1012,14 @@ int asyncio_create_task(asyncio_task *t, asyncio_coro *coro)
         return ASYNCIO_EINVAL;
     if (asyncio_L_.closed)
         return ASYNCIO_ECLOSED;
-    if (asyncio_task_live_(t) || (t->gen == asyncio_L_.gen && t->where != ASYNCIO_IN_NONE_))
+    if (asyncio_task_live_(t))
         return ASYNCIO_EBUSY;
+    if (t->gen == asyncio_L_.gen && t->where == ASYNCIO_IN_RUNQ_) {
+        /* Done, but queued for its exception-handler pass. */
+        if (!(t->flags & ASYNCIO_F_RETRIEVED_))
+            return ASYNCIO_EBUSY; /* its error has not been reported yet */
+        asyncio_runq_remove_(t);
+    }
     asyncio_task_start_(t, coro);
     asyncio_runq_push_(t);
     return ASYNCIO_OK;
