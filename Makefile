@@ -18,7 +18,7 @@ DEMO_TARGETS :=
 -include bench/bench.mk
 -include asyncio_stream.mk
 
-.PHONY: all demo test test-host deps format format-check clean help
+.PHONY: all demo test test-host test-compile-fail test-nomalloc deps format format-check clean help
 
 all: $(BUILD)/gcc/port_posix.o $(DEMO_BINS)
 
@@ -49,7 +49,20 @@ HOST_TEST_BINS := $(foreach c,$(COMPILERS),$(patsubst tests/%.c,$(BUILD)/$(c)/te
 test-host: deps $(HOST_TEST_BINS)
 	@set -e; for t in $(HOST_TEST_BINS); do echo "== $$t"; $$t --jobs 2; done
 
-test: test-host $(TEST_TARGETS)
+# Misuse the compiler must reject, with the control case that must compile.
+test-compile-fail:
+	@set -e; for cc in $(COMPILERS); do \
+	  $$cc $(STD) $(WARN) -I. -c tests/compile_fail/one_await_per_line.c -o /dev/null; \
+	  if $$cc $(STD) $(WARN) -I. -c tests/compile_fail/two_awaits_on_one_line.c -o /dev/null 2>$(BUILD)/cf.log; \
+	  then echo "$$cc accepted two awaits on one line" >&2; exit 1; fi; \
+	  grep -q "duplicate case" $(BUILD)/cf.log; done; echo "compile-fail: 2 compilers reject two awaits on one line"
+
+# The core never allocates: its object file references no allocator.
+test-nomalloc: $(BUILD)/gcc/port_posix.o
+	@if nm -u $< | grep -E ' (malloc|calloc|realloc|free|aligned_alloc|posix_memalign)$$'; \
+	  then echo "the core references an allocator" >&2; exit 1; fi; echo "nomalloc: no allocator referenced"
+
+test: test-host test-compile-fail test-nomalloc $(TEST_TARGETS)
 	@echo "make test: all passed"
 
 demo: $(DEMO_TARGETS)

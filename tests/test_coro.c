@@ -141,3 +141,94 @@ Test(coro, header_sizes_are_reported)
            sizeof(asyncio_coro));
     cr_assert_leq(sizeof(asyncio_task), 8 * sizeof(void *));
 }
+
+/* ---- cancellation: cleanup runs, and may be ignored ---- */
+struct holder {
+    asyncio_coro co;
+    int held;
+    int ignore;
+};
+static int holder_fn(asyncio_coro *co)
+{
+    struct holder *f = (struct holder *)co;
+    ASYNC_BEGIN(co);
+    f->held = 1;
+    trace("acquired");
+    if (f->ignore) {
+        ASYNC_TRY(AWAIT_SLEEP_MS(1000));
+        trace("ignored %s", asyncio_strerror(AWAIT_ERROR));
+        AWAIT_SLEEP_MS(5); /* carries on, awaiting again */
+        ASYNC_RETURN(99);
+    }
+    AWAIT_SLEEP_MS(1000);
+    trace("not reached");
+    ASYNC_FINALLY;
+    f->held = 0;
+    trace("released (%s)", asyncio_strerror(ASYNC_ERROR));
+    ASYNC_END;
+}
+
+/* Wraps holder one level deeper, so cancellation crosses an inline await. */
+struct outer {
+    asyncio_coro co;
+    struct holder h;
+};
+static int outer_fn(asyncio_coro *co)
+{
+    struct outer *f = (struct outer *)co;
+    ASYNC_BEGIN(co);
+    AWAIT(asyncio_coro_init(&f->h.co, holder_fn));
+    trace("outer got %ld", (long)AWAIT_RESULT);
+    ASYNC_RETURN(AWAIT_RESULT);
+    ASYNC_FINALLY;
+    trace("outer finally (%s)", asyncio_strerror(ASYNC_ERROR));
+    ASYNC_END;
+}
+
+struct canceller {
+    asyncio_coro co;
+    struct outer o;
+    asyncio_task t;
+};
+static int canceller_fn(asyncio_coro *co)
+{
+    struct canceller *f = (struct canceller *)co;
+    ASYNC_BEGIN(co);
+    asyncio_create_task(&f->t, asyncio_coro_init(&f->o.co, outer_fn));
+    AWAIT_SLEEP_MS(10);
+    trace("cancel -> %d", asyncio_task_cancel(&f->t));
+    ASYNC_TRY(AWAIT_TASK(&f->t));
+    trace("task ended: %s, value %ld, at %u", asyncio_strerror(AWAIT_ERROR), (long)AWAIT_RESULT,
+          asyncio_ticks_ms());
+    ASYNC_END;
+}
+
+Test(coro, cancellation_is_delivered_at_the_innermost_await_and_runs_every_finally)
+{
+    static struct canceller c;
+    static asyncio_task t;
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&c.co, canceller_fn), NULL), 0);
+    cr_assert_eq(c.o.h.held, 0, "the cleanup released what it held");
+    assert_trace("acquired\ncancel -> 1\nreleased (cancelled)\nouter finally (cancelled)\n"
+                 "task ended: cancelled, value 0, at 10\n");
+}
+
+Test(coro, a_coroutine_may_ignore_its_cancellation_and_carry_on)
+{
+    static struct canceller c;
+    static asyncio_task t;
+    c.o.h.ignore = 1;
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&c.co, canceller_fn), NULL), 0);
+    assert_trace("acquired\ncancel -> 1\nignored cancelled\nreleased (ok)\nouter got 99\n"
+                 "outer finally (ok)\ntask ended: ok, value 99, at 15\n");
+}
+
+Test(coro, a_finished_coroutine_awaited_again_gives_its_outcome_again)
+{
+    static struct child c;
+    asyncio_value v = 0;
+    child(&c, 0, ASYNCIO_EUSER(4));
+    c.co.line = ASYNCIO_LINE_DONE;
+    c.co.err = ASYNCIO_EUSER(4);
+    cr_assert_eq(asyncio_step_child_(&c.co, &v), ASYNCIO_EUSER(4));
+}
