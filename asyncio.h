@@ -75,7 +75,7 @@
  *  - locals do not survive an await: keep them in the frame;
  *  - one await per source line (two are a compile error: duplicate case);
  *  - no await inside a `switch` of your own (its case labels would clash);
- *  - source files up to 32767 lines (checked at compile time).
+ *  - source files up to 65533 lines (checked at compile time).
  *
  * ---------------------------------------------------------------------------
  * IRQ SAFETY
@@ -165,17 +165,16 @@ struct asyncio_coro {
     asyncio_fn fn;         /* the body */
     asyncio_coro *child;   /* the coroutine this one is awaiting inline */
     asyncio_value value;   /* the return value, once returned */
-    unsigned line : 15;    /* resume point: 0 = not started */
-    unsigned finally_ : 1; /* inside ASYNC_FINALLY: errors go straight out */
-    signed int err : 16;   /* the error being raised, 0 = none */
+    uint16_t line;          /* resume point: 0 = not started */
+    int16_t err;            /* the error being raised, 0 = none */
 };
 
 /* Make `co` a fresh coroutine object running `fn`. Returns `co`. */
 asyncio_coro *asyncio_coro_init(asyncio_coro *co, asyncio_fn fn);
 
-/* Resume-point sentinels (line numbers are 1..32767). */
-#define ASYNCIO_LINE_LEAVE 0x7FFE /* unwinding to FINALLY / END */
-#define ASYNCIO_LINE_DONE 0x7FFF  /* finished */
+/* Resume-point sentinels (line numbers are 1..65533). */
+#define ASYNCIO_LINE_LEAVE 0xFFFE /* unwinding to FINALLY / END */
+#define ASYNCIO_LINE_DONE 0xFFFF  /* finished */
 
 /* ======================================================================== */
 /* Tasks                                                                     */
@@ -454,35 +453,44 @@ void asyncio_io_forget(asyncio_io *io);
 /* Coroutine macros                                                          */
 /* ======================================================================== */
 
-/* Open the body of coroutine `co` (an asyncio_coro *). */
+/*
+ * Open the body of coroutine `co` (an asyncio_coro *). The body is one
+ * `switch` on the resume point; ASYNCIO_FINALLY splits it into two blocks,
+ * and inside the second a shadowing enum tells the raise macros (at compile
+ * time) that an error there must end the coroutine rather than re-enter the
+ * cleanup.
+ */
 #define ASYNCIO_BEGIN(co)                                                                          \
     asyncio_coro *const asyncio_co_ = (co);                                                        \
     int asyncio_err_ = 0;                                                                          \
     asyncio_value asyncio_result_ = 0;                                                             \
-    enum { asyncio_catching_ = 0 };                                                                \
+    enum { asyncio_catching_ = 0, asyncio_in_finally_ = 0 };                                       \
     (void)asyncio_err_;                                                                            \
     (void)asyncio_result_;                                                                         \
     if (asyncio_co_->line == ASYNCIO_LINE_DONE)                                                    \
         return asyncio_co_->err;                                                                   \
     asyncio_dispatch_:                                                                             \
     switch (asyncio_co_->line) {                                                                   \
-    case 0:
+    case 0: {
 
 /* Start of the cleanup section: runs when the body returns, fails or is
  * cancelled. ASYNC_ERROR tells which; ASYNC_RETURN here replaces the outcome
  * (so it can swallow an error). An error raised in here ends the coroutine. */
 #define ASYNCIO_FINALLY                                                                            \
+    }                                                                                              \
     if (0) {                                                                                       \
     default:                                                                                       \
-        if (asyncio_co_->finally_ || asyncio_co_->line != ASYNCIO_LINE_LEAVE)                      \
-            goto asyncio_end_;                                                                     \
+        if (asyncio_co_->line != ASYNCIO_LINE_LEAVE)                                               \
+            goto asyncio_end_; /* a corrupted resume point */                                      \
     }                                                                                              \
-    asyncio_co_->finally_ = 1
+    {                                                                                              \
+        enum { asyncio_in_finally_ = 1 };
 
 /* Close the body. Falling off the end returns 0 with value 0. A resume
  * point that matches no await (a corrupted frame) ends with ECORRUPT. */
 #define ASYNCIO_END                                                                                \
     asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                        \
+    }                                                                                              \
     }                                                                                              \
     if (0)                                                                                         \
         goto asyncio_dispatch_;                                                                    \
@@ -493,21 +501,29 @@ void asyncio_io_forget(asyncio_io *io);
     asyncio_co_->line = ASYNCIO_LINE_DONE;                                                         \
     return asyncio_co_->err
 
+/* Leave the body: to FINALLY if there is one, else to the end; from inside
+ * FINALLY straight to the end. */
+#define ASYNCIO_LEAVE_()                                                                           \
+    do {                                                                                           \
+        asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                    \
+        if (asyncio_in_finally_)                                                                   \
+            goto asyncio_end_;                                                                     \
+        goto asyncio_dispatch_;                                                                    \
+    } while (0)
+
 /* Return `v` (after the FINALLY section, if any). */
 #define ASYNCIO_RETURN(v)                                                                          \
     do {                                                                                           \
         asyncio_co_->value = (asyncio_value)(v);                                                   \
         asyncio_co_->err = 0;                                                                      \
-        asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                    \
-        goto asyncio_dispatch_;                                                                    \
+        ASYNCIO_LEAVE_();                                                                          \
     } while (0)
 
 /* Fail with error code `e` (negative; 0 is turned into EINVAL). */
 #define ASYNCIO_RAISE(e)                                                                           \
     do {                                                                                           \
-        asyncio_co_->err = asyncio_error_code_(e);                                                 \
-        asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                    \
-        goto asyncio_dispatch_;                                                                    \
+        asyncio_co_->err = (int16_t)asyncio_error_code_(e);                                        \
+        ASYNCIO_LEAVE_();                                                                          \
     } while (0)
 
 /* The error this coroutine is unwinding with (in FINALLY), 0 if none. */
@@ -585,7 +601,7 @@ void asyncio_io_forget(asyncio_io *io);
 #define ASYNCIO_AWAIT_SLEEP(s) ASYNCIO_AWAIT_SLEEP_MS(asyncio_seconds_to_ms_((double)(s)))
 
 /* sleep(0): let every other runnable task run once. */
-#define ASYNCIO_YIELD ASYNCIO_AWAIT_SLEEP_MS(0)
+#define ASYNCIO_YIELD ASYNCIO_AWAIT_LEAF_(asyncio_yield_start_(), asyncio_resume_())
 
 /* Event.wait(): returns at once if set. */
 #define ASYNCIO_AWAIT_EVENT(e) ASYNCIO_AWAIT_LEAF_(asyncio_event_wait_start_(e), asyncio_resume_())
@@ -672,6 +688,7 @@ int asyncio_error_code_(int e);
 int asyncio_step_child_(asyncio_coro *child, asyncio_value *value);
 int asyncio_resume_(void);
 int asyncio_sleep_ms_start_(int64_t ms);
+int asyncio_yield_start_(void);
 int64_t asyncio_seconds_to_ms_(double seconds);
 int asyncio_await_task_start_(asyncio_task *t, asyncio_value *value);
 int asyncio_await_task_finish_(asyncio_task *t, asyncio_value *value);
@@ -762,7 +779,6 @@ asyncio_coro *asyncio_coro_init(asyncio_coro *co, asyncio_fn fn)
         co->child = NULL;
         co->value = 0;
         co->line = 0;
-        co->finally_ = 0;
         co->err = 0;
     }
     return co;
@@ -1092,41 +1108,50 @@ static void asyncio_task_finish_(asyncio_task *t, int err)
         asyncio_runq_push_(t); /* one more pass, then the exception handler */
 }
 
-/* Run one task for one step. */
-static void asyncio_step_(asyncio_task *t)
+/* A failed task nobody awaited comes round once more: report its error,
+ * unless somebody retrieved it meanwhile. */
+static void asyncio_report_(asyncio_task *t)
+{
+    asyncio_context ctx;
+    if (t->flags & ASYNCIO_F_RETRIEVED_)
+        return;
+    t->flags |= ASYNCIO_F_RETRIEVED_;
+    ctx.message = "Task exception wasn't retrieved";
+    ctx.error = t->coro->err;
+    ctx.task = t;
+    asyncio_loop_call_exception_handler(&asyncio_L_, &ctx);
+}
+
+/* End a coroutine from outside its body with error `err`. */
+static int asyncio_coro_abort_(asyncio_coro *co, int err)
+{
+    co->err = (int16_t)err;
+    co->line = ASYNCIO_LINE_DONE;
+    return err;
+}
+
+/* Run one task for one step. Returns 1 when the main task has just ended. */
+static int asyncio_step_(asyncio_task *t)
 {
     asyncio_coro *co = t->coro;
     int r;
     asyncio_L_.current = t;
     if (t->state == ASYNCIO_TASK_DONE) {
-        /* A failed task nobody awaited: report it, unless awaited since. */
-        if (!(t->flags & ASYNCIO_F_RETRIEVED_)) {
-            asyncio_context ctx;
-            t->flags |= ASYNCIO_F_RETRIEVED_;
-            ctx.message = "Task exception wasn't retrieved";
-            ctx.error = co->err;
-            ctx.task = t;
-            asyncio_loop_call_exception_handler(&asyncio_L_, &ctx);
-        }
-        asyncio_L_.current = NULL;
-        return;
+        asyncio_report_(t);
+        return 0;
     }
-    if ((t->flags & ASYNCIO_F_CANCEL_) && co->line == 0) {
-        co->err = ASYNCIO_ECANCELLED; /* cancelled before it ever ran */
-        co->line = ASYNCIO_LINE_DONE;
-        r = ASYNCIO_ECANCELLED;
-    } else {
+    if ((t->flags & ASYNCIO_F_CANCEL_) && co->line == 0)
+        r = asyncio_coro_abort_(co, ASYNCIO_ECANCELLED); /* cancelled before it ever ran */
+    else
         r = co->fn(co);
-    }
-    if (r == ASYNCIO_PENDING && t->where == ASYNCIO_IN_NONE_) {
+    if (r == ASYNCIO_PENDING) {
+        if (t->where != ASYNCIO_IN_NONE_)
+            return 0;
         /* Suspended without parking anywhere: it would be lost forever. */
-        co->err = ASYNCIO_ECORRUPT;
-        co->line = ASYNCIO_LINE_DONE;
-        r = ASYNCIO_ECORRUPT;
+        r = asyncio_coro_abort_(co, ASYNCIO_ECORRUPT);
     }
-    if (r != ASYNCIO_PENDING)
-        asyncio_task_finish_(t, r);
-    asyncio_L_.current = NULL;
+    asyncio_task_finish_(t, r);
+    return t == asyncio_L_.main;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1169,6 +1194,15 @@ int64_t asyncio_seconds_to_ms_(double seconds)
     if (ms <= -9.0e18)
         return -1;
     return (int64_t)ms; /* truncates toward zero, like int() */
+}
+
+int asyncio_yield_start_(void)
+{
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
+    asyncio_runq_push_(asyncio_L_.current);
+    return ASYNCIO_PENDING;
 }
 
 int asyncio_sleep_ms_start_(int64_t ms)
@@ -1529,10 +1563,10 @@ static int asyncio_gather_fn_(asyncio_coro *co)
 {
     asyncio_gather_state *g = (asyncio_gather_state *)(void *)co;
     ASYNCIO_BEGIN(co);
-    if (!g->tasks || !g->out)
-        ASYNCIO_RAISE(g->n ? ASYNCIO_EINVAL : ASYNCIO_OK);
     if (g->n == 0)
-        ASYNCIO_RETURN(0);
+        ASYNCIO_RETURN(0); /* gather() with no tasks: [] at once */
+    if (!g->tasks || !g->out)
+        ASYNCIO_RAISE(ASYNCIO_EINVAL);
     ASYNCIO_AWAIT_OUTCOME_(asyncio_gather_register_(g));
     if (g->remaining && g->err == ASYNCIO_OK) {
         ASYNCIO_TRY(ASYNCIO_AWAIT_LEAF_(asyncio_park_(), asyncio_resume_()));
@@ -1701,8 +1735,7 @@ static void asyncio_run_loop_(void)
                 return;
             continue;
         }
-        asyncio_step_(t);
-        if (t == asyncio_L_.main && t->state == ASYNCIO_TASK_DONE)
+        if (asyncio_step_(t))
             return;
     }
 }
@@ -1747,6 +1780,7 @@ int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio
     asyncio_run_loop_();
     asyncio_L_.running = 0;
     asyncio_L_.main = NULL;
+    asyncio_L_.current = NULL;
     return asyncio_task_outcome_(t, value ? value : &ignored);
 }
 
