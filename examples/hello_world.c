@@ -1,0 +1,36 @@
+/*
+ * hello_world -- print "hello", sleep 1 s, print "world".
+ *
+ *     async def main():
+ *         print('hello')
+ *         await asyncio.sleep(1)
+ *         print('world')
+ *
+ *     asyncio.run(main())
+ *
+ * Run: build/examples/hello_world [--virtual]
+ */
+#include "asyncio.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* main() has no arguments or locals, so its frame is the bare header. */
+static int main_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    puts("hello");
+    AWAIT_SLEEP(1);
+    puts("world");
+    ASYNC_END;
+}
+
+int main(int argc, char **argv)
+{
+    static asyncio_task task;
+    static asyncio_coro main_co;
+    if (argc > 1 && strcmp(argv[1], "--virtual") == 0)
+        asyncio_posix_virtual_time(1, 0); /* exact and instant */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    return asyncio_run(&task, asyncio_coro_init(&main_co, main_fn), NULL) == 0 ? 0 : 1;
+}
