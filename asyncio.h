@@ -681,6 +681,18 @@ int asyncio_port_io_watch(asyncio_io *io, unsigned events);
  * idles, so timing scenarios run instantly and exactly. */
 void asyncio_posix_virtual_time(int on, uint32_t start_ms);
 
+/* OpenMV / Cortex-M port extras (port_openmv.c). The camera's frame-ready ISR
+ * calls asyncio_openmv_frame_irq() (IRQ-safe), which sets the flag a frame
+ * task awaits. The firmware may override the weak LED and report hooks. */
+extern asyncio_flag asyncio_openmv_frame_flag;
+extern volatile uint32_t asyncio_openmv_frame_count;
+void asyncio_openmv_frame_irq(void);
+void asyncio_openmv_led(int led, int on);
+void asyncio_openmv_report(const asyncio_context *ctx);
+void asyncio_openmv_systick_irq(void);
+uint32_t asyncio_openmv_ticks_hook(void);
+uint32_t asyncio_openmv_cycles(void);
+
 /* ======================================================================== */
 /* Private: called by the macros above; not part of the API                  */
 /* ======================================================================== */
@@ -1551,6 +1563,18 @@ static int asyncio_gather_register_(asyncio_gather_state *g)
             if (!g->return_exceptions && t->coro->err != ASYNCIO_OK && g->err == ASYNCIO_OK)
                 g->err = t->coro->err;
             continue;
+        }
+        if (t->flags & ASYNCIO_F_GATHERED_) {
+            /* The same pending task twice: can't gather; let go of the
+             * tasks hooked so far (they would wait for this gather). */
+            while (i--) {
+                t = g->tasks[i];
+                if ((t->flags & ASYNCIO_F_GATHERED_) && t->done_to.gather == g) {
+                    t->flags &= (uint8_t)~ASYNCIO_F_GATHERED_;
+                    t->done_to.awaiters.tail = NULL;
+                }
+            }
+            return ASYNCIO_ECANTGATHER;
         }
         t->flags |= ASYNCIO_F_GATHERED_;
         t->done_to.gather = g;
