@@ -3,7 +3,10 @@
 set -e
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in gcc clang make libcriterion-dev clang-format gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind; do
+pkgs=(gcc clang make libcriterion-dev clang-format gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind)
+# `tools/deps.sh bench` adds what the benchmarks compare against.
+[ "${1:-}" = bench ] && pkgs+=(libuv1-dev python3)
+for p in "${pkgs[@]}"; do
     have_pkg "$p" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -1,12 +1,22 @@
-/* sizes.c -- each object's size is sizeof(a type); `make size` reads them
- * back with nm -S, so no target run is needed. */
+/* sizes.c -- each object's size is sizeof(a type); `make size` and
+ * `make bench` read them back with nm -S (on ARM and on the host), so no
+ * target run is needed. */
 #include "asyncio.h"
+
+/* A task plus the frame of a typical coroutine: a header and four locals. */
+typedef struct {
+    asyncio_task task;
+    asyncio_coro co;
+    int32_t a, b, c, d;
+} asyncio_task_plus_frame;
 
 #define SIZE_OF(type) const char sizeof_##type[sizeof(type)] = {0};
 SIZE_OF(asyncio_task)
 SIZE_OF(asyncio_coro)
+SIZE_OF(asyncio_task_plus_frame)
 SIZE_OF(asyncio_event)
 SIZE_OF(asyncio_lock)
 SIZE_OF(asyncio_flag)
 SIZE_OF(asyncio_gather_state)
 SIZE_OF(asyncio_wait_for_state)
+SIZE_OF(asyncio_io)

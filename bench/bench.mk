@@ -1,0 +1,26 @@
+# `make bench`: speed, memory and size against peers measured in the same run.
+BENCH := $(BUILD)/bench
+
+.PHONY: bench bench-deps
+bench-deps:
+	@bash tools/deps.sh bench
+
+$(BENCH)/bench: bench/bench.c $(CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -I. $< port_posix.c -o $@ -lpthread
+$(BENCH)/uv_timers: bench/uv_timers.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 $< -o $@ -luv
+# Struct sizes on the host (the ARM ones come from tests/arm/arm.mk's `size`).
+$(BENCH)/sizes.o: tests/arm/sizes.c asyncio.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -I. -c $< -o $@
+# The core as a minimal application carries it: linked with --gc-sections.
+$(BENCH)/size_min.elf: bench/size_min.c asyncio.h
+	@mkdir -p $(dir $@)
+	arm-none-eabi-gcc $(STD) $(WARN) $(ARM_M7) -Os -ffunction-sections -fdata-sections -I. $< \
+	  -nostdlib -Wl,--gc-sections -Wl,-e,size_min_entry -lgcc -o $@
+
+bench: bench-deps $(BENCH)/bench $(BENCH)/uv_timers $(BENCH)/sizes.o $(BENCH)/size_min.elf \
+       $(ARM_BUILD)/size/sizes.o $(ARM_BUILD)/size/core.o
+	BENCH_BUILD=$(BENCH) ARM_SIZE_DIR=$(ARM_BUILD)/size python3 bench/run.py

@@ -1,0 +1,149 @@
+"""Run every benchmark of `make bench`, print one table, write BENCHMARKS.md.
+
+Peers are measured in the same run on the same machine: shared, noisy
+machines make absolute times drift, ratios hold. Each timed figure is the
+best of several runs; instruction counts come from callgrind (stable).
+"""
+import datetime
+import os
+import platform
+import re
+import subprocess
+import sys
+
+B = os.environ.get("BENCH_BUILD", "build/bench")
+ARM = os.environ.get("ARM_SIZE_DIR", "build/arm/size")
+REPEAT = 5
+
+
+def run(*cmd):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def best(cmd, lower_is_better=True):
+    vals = [float(run(*cmd)) for _ in range(REPEAT)]
+    return min(vals) if lower_is_better else max(vals)
+
+
+def callgrind_instructions(*cmd):
+    out = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+        check=True, capture_output=True, text=True).stderr
+    return int(re.search(r"refs:\s+([\d,]+)", out).group(1).replace(",", ""))
+
+
+def sizes(path):
+    """type -> size from `nm -S` of tests/arm/sizes.c's `sizeof_asyncio_<type>` globals."""
+    nm = "arm-none-eabi-nm" if "arm" in path else "nm"
+    out = {}
+    for line in run(nm, "-S", path).splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3].startswith("sizeof_asyncio_"):
+            out[parts[3][len("sizeof_asyncio_"):]] = int(parts[1], 16)
+    return out
+
+
+def text_size(path):
+    out = run("arm-none-eabi-size", path).splitlines()[1].split()
+    return int(out[0]), int(out[1]), int(out[2])
+
+
+def main():
+    rows = []  # (measurement, ours, peer, ratio, target, met)
+
+    def row(name, ours, peer="", ratio="", target="", met=None):
+        rows.append((name, ours, peer, ratio, target, "" if met is None else ("met" if met else "MISSED")))
+
+    # Switch cost.
+    n, m = 1000, 1000
+    ours = best([f"{B}/bench", "switch", str(n), str(m)])
+    bare = best([f"{B}/bench", "bare", str(n), str(m)])
+    cpy = best(["python3", "bench/peers.py", "switch", "1000", "100"])
+    row("switch: ns per task switch (1000 tasks x 1000 yields)", f"{ours:.1f}",
+        f"bare round-robin {bare:.1f}", f"{ours / bare:.2f}x the floor", "<= 2x", ours <= 2 * bare)
+    row("switch vs CPython asyncio (ns per switch)", f"{ours:.1f}", f"CPython {cpy:.0f}",
+        f"{cpy / ours:.0f}x cheaper", ">= 200x", cpy / ours >= 200)
+    small = ("100", "10000")  # 1,000,000 switches
+    base = callgrind_instructions(f"{B}/bench", "switch", "100", "1")
+    ins = (callgrind_instructions(f"{B}/bench", "switch", *small) - base) / 1e6
+    base_bare = callgrind_instructions(f"{B}/bench", "bare", "100", "1")
+    ins_bare = (callgrind_instructions(f"{B}/bench", "bare", *small) - base_bare) / 1e6
+    row("switch: instructions per switch (callgrind)", f"{ins:.0f}", f"bare {ins_bare:.0f}",
+        f"{ins / ins_bare:.2f}x")
+
+    # Wake latency.
+    ev = best([f"{B}/bench", "event", "200000"], lower_is_better=False)
+    cev = best(["python3", "bench/peers.py", "event", "20000"], lower_is_better=False)
+    row("Event ping-pong: round trips per second", f"{ev / 1e6:.2f} M", f"CPython {cev / 1e3:.0f} k",
+        f"{ev / cev:.0f}x")
+    lk = best([f"{B}/bench", "lock", "200000"], lower_is_better=False)
+    row("Lock hand-off: hand-offs per second", f"{lk / 1e6:.2f} M")
+    fl = best([f"{B}/bench", "flag", "20000"], lower_is_better=False)
+    row("ThreadSafeFlag set by a thread -> task resumes: round trips per second", f"{fl / 1e3:.0f} k")
+
+    # Timers.
+    per = {}
+    for n in (1000, 10000, 100000, 1000000):
+        reps = REPEAT if n <= 100000 else 2
+        o = min(float(run(f"{B}/bench", "timers", str(n))) for _ in range(reps))
+        u = min(float(run(f"{B}/uv_timers", str(n))) for _ in range(reps))
+        per[n] = o
+        row(f"timers: CPU ns per timer at N = {n:,}", f"{o:.0f}", f"libuv {u:.0f}", f"{o / u:.2f}x",
+            "no slower than libuv", o <= u)
+    row("timers: cost at 1M / cost at 1k", f"{per[1000000] / per[1000]:.2f}x", "", "", "<= 3x",
+        per[1000000] / per[1000] <= 3)
+
+    # Memory.
+    host = sizes(f"{B}/sizes.o")
+    arm = sizes(f"{ARM}/sizes.o")
+    for name in ("task", "coro", "task_plus_frame", "event", "lock", "flag", "gather_state",
+                 "wait_for_state", "io", "stream"):
+        if name in host:
+            met = None
+            target = ""
+            if name == "task":
+                target, met = "<= 32 B on Cortex-M7", arm.get(name, 99) <= 32
+            row(f"memory: bytes per {name.replace('_', ' ')} (x86-64 / Cortex-M7)",
+                f"{host[name]} / {arm.get(name, 'n/a')}", "", "", target, met)
+
+    # Code size.
+    text, data, bss = text_size(f"{ARM}/core.o")
+    row("code: whole core (every feature) .text / .data / .bss, Cortex-M7 -Os",
+        f"{text} / {data} / {bss}", "", "", "<= 3072 B .text", text <= 3072)
+    text, data, bss = text_size(f"{B}/size_min.elf")
+    row("code: core linked into a minimal app (tasks + sleep, --gc-sections)",
+        f"{text} / {data} / {bss}", "", "", "<= 3072 B .text", text <= 3072)
+    if os.path.exists(f"{B}/stream_x86.txt"):
+        row("code: streams .text on x86-64 at -Os (POSIX sockets; no Cortex-M build)",
+            open(f"{B}/stream_x86.txt").read().strip())
+
+    # Print and save.
+    head = ("measurement", "asyncio.h", "peer (same run)", "ratio", "target", "")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
+    lines = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |" for r in [head] + rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    table = "\n".join(lines)
+    print(table)
+    cpu = ""
+    try:
+        cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][0]
+    except (OSError, IndexError):
+        pass
+    with open("BENCHMARKS.md", "w") as f:
+        f.write("# Benchmarks\n\n")
+        f.write("Written by `make bench` (bench/run.py). Peers are measured in the same run on the\n"
+                "same machine; timed figures are the best of %d runs, instruction counts come from\n"
+                "callgrind.\n\n" % REPEAT)
+        f.write("- date: %s\n- machine: %s, %d cores, %s\n- compiler: %s\n- python: %s\n\n" % (
+            datetime.date.today().isoformat(), cpu or platform.machine(), os.cpu_count() or 0,
+            platform.platform(), run("cc", "--version").splitlines()[0], platform.python_version()))
+        f.write(table + "\n\n")
+        f.write("Commands: `%s/bench switch|bare N M`, `%s/bench event|lock|flag R`, "
+                "`%s/bench timers N`, `%s/uv_timers N`, `python3 bench/peers.py switch|event ...`,\n"
+                "`valgrind --tool=callgrind %s/bench switch 100 10000`, sizes from `nm -S` and "
+                "`arm-none-eabi-size`.\n" % (B, B, B, B, B))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
