@@ -17,6 +17,9 @@ DEMO_TARGETS :=
 -include tests/arm/arm.mk
 -include bench/bench.mk
 -include asyncio_stream.mk
+-include tests/sync.mk
+-include tests/check.mk
+-include fuzz/fuzz.mk
 
 .PHONY: all demo test test-host test-compile-fail test-nomalloc deps format format-check clean help
 

@@ -1378,6 +1378,7 @@ void asyncio_flag_init(asyncio_flag *f)
     f->waiters.tail = NULL;
     f->armed = NULL;
     f->is_armed = 0;
+    asyncio_ready_loop_(); /* the port can be woken before an IRQ/thread sets f */
 }
 
 void asyncio_flag_set(asyncio_flag *f)
