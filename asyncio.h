@@ -252,6 +252,11 @@ int asyncio_task_cancel(asyncio_task *t);
  * Marks the error as retrieved (the exception handler will not see it). */
 int asyncio_task_result(asyncio_task *t, asyncio_value *value);
 
+/* Where the task is suspended: the source line of the await in its innermost
+ * coroutine (the one it is really waiting in), for debugging and task dumps.
+ * 0 if it has not started, is done, or is NULL. */
+unsigned asyncio_task_line(const asyncio_task *t);
+
 /* ======================================================================== */
 /* The loop                                                                  */
 /* ======================================================================== */
@@ -1094,6 +1099,23 @@ int asyncio_task_result(asyncio_task *t, asyncio_value *value)
     if (value)
         *value = t->coro->value;
     return t->coro->err;
+}
+
+/* A resume point where a coroutine waits (not unstarted, leaving or done). */
+static int asyncio_suspended_at_(const asyncio_coro *co)
+{
+    return co && co->line != 0 && co->line < ASYNCIO_LINE_LEAVE;
+}
+
+unsigned asyncio_task_line(const asyncio_task *t)
+{
+    const asyncio_coro *co;
+    if (!t || t->state != ASYNCIO_TASK_PENDING || !asyncio_suspended_at_(t->coro))
+        return 0;
+    co = t->coro;
+    while (asyncio_suspended_at_(co->child)) /* a finished child is left behind */
+        co = co->child;
+    return co->line;
 }
 
 static void asyncio_gather_notify_(asyncio_gather_state *g, asyncio_task *t);

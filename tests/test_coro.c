@@ -232,3 +232,55 @@ Test(coro, a_finished_coroutine_awaited_again_gives_its_outcome_again)
     c.co.err = ASYNCIO_EUSER(4);
     cr_assert_eq(asyncio_step_child_(&c.co, &v), ASYNCIO_EUSER(4));
 }
+
+/* ---- asyncio_task_line: where a task is suspended ---- */
+static unsigned inner_line, outer_line;
+static int inner_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    inner_line = __LINE__ + 1;
+    AWAIT_SLEEP_MS(100);
+    ASYNC_END;
+}
+struct lined {
+    asyncio_coro co, inner, done_child;
+};
+static int lined_fn(asyncio_coro *co)
+{
+    struct lined *f = (struct lined *)co;
+    ASYNC_BEGIN(co);
+    AWAIT(asyncio_coro_init(&f->done_child, inner_fn)); /* finishes: left behind */
+    outer_line = __LINE__ + 1;
+    AWAIT(asyncio_coro_init(&f->inner, inner_fn));
+    ASYNC_END;
+}
+struct watcher {
+    asyncio_coro co;
+    asyncio_task *t;
+};
+static int watcher_fn(asyncio_coro *co)
+{
+    struct watcher *f = (struct watcher *)co;
+    ASYNC_BEGIN(co);
+    AWAIT_SLEEP_MS(50);
+    trace("in the first child: %d", asyncio_task_line(f->t) == inner_line);
+    AWAIT_SLEEP_MS(100);
+    trace("in the second child: %d", asyncio_task_line(f->t) == inner_line);
+    AWAIT_SLEEP_MS(100);
+    trace("done: %u", asyncio_task_line(f->t));
+    ASYNC_END;
+}
+
+Test(coro, task_line_names_the_await_the_task_is_suspended_in)
+{
+    static struct lined l;
+    static struct watcher w;
+    static asyncio_task t, tw;
+    asyncio_create_task(&t, asyncio_coro_init(&l.co, lined_fn));
+    cr_assert_eq(asyncio_task_line(&t), 0, "not started yet");
+    w.t = &t;
+    cr_assert_eq(asyncio_run(&tw, asyncio_coro_init(&w.co, watcher_fn), NULL), 0);
+    cr_assert_neq(outer_line, 0);
+    cr_assert_eq(asyncio_task_line(NULL), 0);
+    assert_trace("in the first child: 1\nin the second child: 1\ndone: 0\n");
+}
