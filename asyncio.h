@@ -162,11 +162,11 @@ typedef int (*asyncio_fn)(asyncio_coro *co);
 
 /* The header of every coroutine frame (16 bytes on 32-bit targets). */
 struct asyncio_coro {
-    asyncio_fn fn;         /* the body */
-    asyncio_coro *child;   /* the coroutine this one is awaiting inline */
-    asyncio_value value;   /* the return value, once returned */
-    uint16_t line;          /* resume point: 0 = not started */
-    int16_t err;            /* the error being raised, 0 = none */
+    asyncio_fn fn;       /* the body */
+    asyncio_coro *child; /* the coroutine this one is awaiting inline */
+    asyncio_value value; /* the return value, once returned */
+    uint16_t line;       /* resume point: 0 = not started */
+    int16_t err;         /* the error being raised, 0 = none */
 };
 
 /* Make `co` a fresh coroutine object running `fn`. Returns `co`. */
