@@ -119,7 +119,8 @@ extern "C" {
 /*
  * 0 is success. Negative values are errors:
  *   -1 .. -999      OSError(errno), as -errno (ASYNCIO_OSERROR(ECONNRESET)).
- *   -1000 .. -1099  asyncio's own errors, below.
+ *   -1000 .. -1049  asyncio's own errors, below.
+ *   -1050 .. -1059  streams (asyncio_stream.h): host and TLS errors, below.
  *   -2000 .. -32000 free for applications: ASYNCIO_EUSER(n), n in 0..30000.
  * Error codes travel in 16 bits inside a frame; codes outside that range are
  * replaced by ASYNCIO_EINVAL when raised.
@@ -139,6 +140,11 @@ extern "C" {
 #define ASYNCIO_ECLOSED (-1011)   /* the loop (or stream) is closed */
 #define ASYNCIO_ECORRUPT (-1012)  /* a coroutine was resumed at an unknown point, or lost */
 #define ASYNCIO_ESTATE (-1013)    /* InvalidStateError: result of a task that is not done */
+#define ASYNCIO_ENOHOST (-1050)   /* streams: getaddrinfo could not resolve the host */
+#define ASYNCIO_ETLS (-1051)      /* streams: TLS failure (asyncio_stream_tls_error() tells more) */
+#define ASYNCIO_ETLS_NOCERT (-1052) /* streams: TLS peer sent no certificate, one is required */
+#define ASYNCIO_ETLS_VERIFY (-1053) /* streams: TLS peer's certificate failed verification */
+#define ASYNCIO_ETLS_ALERT (-1054)  /* streams: TLS peer ended the handshake with a fatal alert */
 #define ASYNCIO_OSERROR(e) (-(e))
 #define ASYNCIO_EUSER(n) (-2000 - (n))
 
@@ -744,6 +750,9 @@ enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ }
 #define ASYNCIO_F_RETRIEVED_ 0x02u /* its outcome was taken (no handler call) */
 #define ASYNCIO_F_GATHERED_ 0x04u  /* done_to.gather is in use */
 #define ASYNCIO_F_ON_TASK_ 0x08u   /* its wait queue is another task's awaiters */
+#define ASYNCIO_F_ON_READ_ 0x10u   /* its wait queue is an asyncio_io's readers */
+#define ASYNCIO_F_ON_WRITE_ 0x20u  /* its wait queue is an asyncio_io's writers */
+#define ASYNCIO_F_QUEUE_KIND_ (ASYNCIO_F_ON_TASK_ | ASYNCIO_F_ON_READ_ | ASYNCIO_F_ON_WRITE_)
 
 struct asyncio_loop {
     asyncio_task *run_head, *run_tail; /* FIFO of runnable tasks */
@@ -780,6 +789,11 @@ const char *asyncio_strerror(int err)
     case ASYNCIO_ECLOSED: return "closed";
     case ASYNCIO_ECORRUPT: return "coroutine state corrupted";
     case ASYNCIO_ESTATE: return "invalid state";
+    case ASYNCIO_ENOHOST: return "host not found";
+    case ASYNCIO_ETLS: return "TLS error";
+    case ASYNCIO_ETLS_NOCERT: return "TLS: no client certificate";
+    case ASYNCIO_ETLS_VERIFY: return "TLS: certificate verification failed";
+    case ASYNCIO_ETLS_ALERT: return "TLS: fatal alert from the peer";
     default: break;
     }
     if (err < 0 && err > -1000)
@@ -969,7 +983,7 @@ static void asyncio_waitq_remove_(asyncio_waitq *q, asyncio_task *t)
             q->tail = t->link.wait.prev;
     }
     t->where = ASYNCIO_IN_NONE_;
-    t->flags &= (uint8_t)~ASYNCIO_F_ON_TASK_;
+    t->flags &= (uint8_t)~ASYNCIO_F_QUEUE_KIND_;
 }
 
 static asyncio_task *asyncio_waitq_pop_(asyncio_waitq *q)
@@ -988,13 +1002,23 @@ static void asyncio_waitq_wake_all_(asyncio_waitq *q)
         asyncio_runq_push_(t);
 }
 
-/* Take `t` out of whichever queue holds it. */
+static int asyncio_io_rewatch_(asyncio_io *io);
+
+/* Take `t` out of whichever queue holds it; a descriptor nobody waits on
+ * any more is no longer watched. */
 static void asyncio_unqueue_(asyncio_task *t)
 {
-    if (t->where == ASYNCIO_IN_HEAP_)
+    if (t->where == ASYNCIO_IN_HEAP_) {
         asyncio_heap_remove_(t);
-    else if (t->where == ASYNCIO_IN_WAITQ_ && t->link.wait.queue)
-        asyncio_waitq_remove_(t->link.wait.queue, t);
+    } else if (t->where == ASYNCIO_IN_WAITQ_ && t->link.wait.queue) {
+        asyncio_waitq *q = t->link.wait.queue;
+        unsigned kind = t->flags & (ASYNCIO_F_ON_READ_ | ASYNCIO_F_ON_WRITE_);
+        asyncio_waitq_remove_(q, t);
+        if (kind == ASYNCIO_F_ON_READ_)
+            asyncio_io_rewatch_((asyncio_io *)(void *)((char *)q - offsetof(asyncio_io, readers)));
+        else if (kind == ASYNCIO_F_ON_WRITE_)
+            asyncio_io_rewatch_((asyncio_io *)(void *)((char *)q - offsetof(asyncio_io, writers)));
+    }
     t->where = ASYNCIO_IN_NONE_;
 }
 
@@ -1495,6 +1519,8 @@ int asyncio_io_wait_start_(asyncio_io *io, unsigned events)
         return ASYNCIO_EINVAL;
     q = events == ASYNCIO_IO_READ ? &io->readers : &io->writers;
     asyncio_waitq_push_(q, asyncio_L_.current);
+    asyncio_L_.current->flags |=
+        events == ASYNCIO_IO_READ ? ASYNCIO_F_ON_READ_ : ASYNCIO_F_ON_WRITE_;
     r = asyncio_io_rewatch_(io);
     if (r) {
         asyncio_waitq_remove_(q, asyncio_L_.current);

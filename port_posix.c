@@ -8,6 +8,8 @@
  *  wake     write() is async-signal-safe and thread-safe: asyncio_flag_set()
  *           works from signal handlers and other threads.
  *  critical nothing to mask on a host; the flag uses atomics instead.
+ *  io       epoll (poll() elsewhere) over the watched descriptors plus the
+ *           wake pipe; asyncio_stream.h's implementation is compiled here.
  *
  * This file holds the one implementation of the core.
  */
@@ -16,6 +18,8 @@
 #endif
 #define ASYNCIO_IMPLEMENTATION
 #include "asyncio.h"
+#define ASYNCIO_STREAM_IMPLEMENTATION
+#include "asyncio_stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,9 +73,26 @@ static int asyncio_posix_drain_(void)
     return woken;
 }
 
+/* I/O readiness (below): wait on the wake pipe plus the watched descriptors;
+ * returns the number of descriptors found ready and sets *woken. */
+static int asyncio_posix_io_wait_(int timeout_ms, int *woken);
+static int asyncio_posix_io_active_(void);
+
 void asyncio_port_wait(int32_t timeout_ms)
 {
     struct pollfd p;
+    int woken = 0;
+    if (asyncio_posix_io_active_()) {
+        if (asyncio_posix_virtual_ && timeout_ms >= 0) {
+            /* Virtual time: look at the descriptors without waiting; only if
+             * nothing is ready (and no wake is pending) does the clock jump. */
+            if (asyncio_posix_io_wait_(0, &woken) == 0 && !woken)
+                asyncio_posix_virtual_now_ += (uint32_t)timeout_ms;
+            return;
+        }
+        asyncio_posix_io_wait_(timeout_ms, &woken);
+        return;
+    }
     if (asyncio_posix_virtual_ && timeout_ms >= 0) {
         /* Virtual time: a pending wake ends the wait at once; otherwise the
          * clock jumps straight to the deadline. */
@@ -100,9 +121,145 @@ uint32_t asyncio_port_critical_enter(void) { return 0; }
 
 void asyncio_port_critical_exit(uint32_t state) { (void)state; }
 
+/* ------------------------------------------------------------------------ */
+/* I/O readiness: epoll on Linux (O(ready) per wake; the asyncio_io* rides   */
+/* in epoll_data.ptr), poll() over a fixed table elsewhere. Level-triggered: */
+/* the core watches only what somebody waits for, so a descriptor leaves    */
+/* the set as soon as its waiters are woken.                                */
+/* ------------------------------------------------------------------------ */
+
+#ifdef __linux__
+#include <sys/epoll.h>
+
+static int asyncio_posix_epfd_ = -1;
+
+static int asyncio_posix_io_active_(void) { return asyncio_posix_epfd_ >= 0; }
+
+/* Create the epoll set (with the wake pipe in it) on first use. */
+static int asyncio_posix_epoll_(void)
+{
+    struct epoll_event ev;
+    if (asyncio_posix_epfd_ >= 0)
+        return asyncio_posix_epfd_;
+    asyncio_port_init();
+    asyncio_posix_epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (asyncio_posix_epfd_ < 0)
+        return -1;
+    ev.events = EPOLLIN;
+    ev.data.ptr = NULL; /* NULL: the wake pipe */
+    if (epoll_ctl(asyncio_posix_epfd_, EPOLL_CTL_ADD, asyncio_posix_pipe_[0], &ev) < 0) {
+        close(asyncio_posix_epfd_);
+        asyncio_posix_epfd_ = -1;
+    }
+    return asyncio_posix_epfd_;
+}
+
 int asyncio_port_io_watch(asyncio_io *io, unsigned events)
 {
-    (void)io;
-    (void)events;
-    return ASYNCIO_EINVAL; /* streams: not yet */
+    struct epoll_event ev;
+    int op, epfd = asyncio_posix_epoll_();
+    if (epfd < 0)
+        return ASYNCIO_OSERROR(errno);
+    /* io->watching still holds what is registered now. */
+    op = events == 0 ? EPOLL_CTL_DEL : io->watching == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    ev.events = ((events & ASYNCIO_IO_READ) ? (uint32_t)EPOLLIN : 0u) |
+                ((events & ASYNCIO_IO_WRITE) ? (uint32_t)EPOLLOUT : 0u);
+    ev.data.ptr = io;
+    if (epoll_ctl(epfd, op, io->fd, &ev) < 0 && !(op == EPOLL_CTL_DEL && errno == EBADF))
+        return ASYNCIO_OSERROR(errno);
+    return ASYNCIO_OK;
 }
+
+static int asyncio_posix_io_wait_(int timeout_ms, int *woken)
+{
+    struct epoll_event evs[64];
+    int i, n, ready = 0;
+    n = epoll_wait(asyncio_posix_epfd_, evs, (int)(sizeof evs / sizeof evs[0]), timeout_ms);
+    for (i = 0; i < n; i++) {
+        asyncio_io *io = (asyncio_io *)evs[i].data.ptr;
+        uint32_t e = evs[i].events;
+        unsigned what = 0;
+        if (!io) {
+            *woken |= asyncio_posix_drain_();
+            continue;
+        }
+        if (e & (EPOLLERR | EPOLLHUP))
+            what = ASYNCIO_IO_READ | ASYNCIO_IO_WRITE;
+        if (e & EPOLLIN)
+            what |= ASYNCIO_IO_READ;
+        if (e & EPOLLOUT)
+            what |= ASYNCIO_IO_WRITE;
+        asyncio_io_ready(io, what);
+        ready++;
+    }
+    return ready;
+}
+
+#else /* !__linux__: poll() over a table of watched descriptors */
+
+#ifndef ASYNCIO_POSIX_MAX_IO
+#define ASYNCIO_POSIX_MAX_IO 256
+#endif
+static asyncio_io *asyncio_posix_ios_[ASYNCIO_POSIX_MAX_IO];
+static struct pollfd asyncio_posix_pfds_[ASYNCIO_POSIX_MAX_IO + 1];
+static int asyncio_posix_nio_;
+
+static int asyncio_posix_io_active_(void) { return asyncio_posix_nio_ > 0; }
+
+int asyncio_port_io_watch(asyncio_io *io, unsigned events)
+{
+    int i;
+    for (i = 0; i < asyncio_posix_nio_ && asyncio_posix_ios_[i] != io; i++) {
+    }
+    if (events == 0) {
+        if (i < asyncio_posix_nio_)
+            asyncio_posix_ios_[i] = asyncio_posix_ios_[--asyncio_posix_nio_];
+        return ASYNCIO_OK;
+    }
+    if (i == asyncio_posix_nio_) {
+        if (i == ASYNCIO_POSIX_MAX_IO)
+            return ASYNCIO_OSERROR(ENOMEM);
+        asyncio_posix_ios_[asyncio_posix_nio_++] = io;
+    }
+    return ASYNCIO_OK; /* the events are read from io->watching at wait time */
+}
+
+static int asyncio_posix_io_wait_(int timeout_ms, int *woken)
+{
+    int i, n = asyncio_posix_nio_, ready = 0;
+    asyncio_io *ios[ASYNCIO_POSIX_MAX_IO];
+    asyncio_port_init();
+    for (i = 0; i < n; i++) {
+        /* A descriptor being added reports its new events after the core
+         * updates io->watching, i.e. before this wait: both are read here. */
+        unsigned w = asyncio_posix_ios_[i]->watching;
+        ios[i] = asyncio_posix_ios_[i];
+        asyncio_posix_pfds_[i].fd = ios[i]->fd;
+        asyncio_posix_pfds_[i].events =
+            (short)(((w & ASYNCIO_IO_READ) ? POLLIN : 0) | ((w & ASYNCIO_IO_WRITE) ? POLLOUT : 0));
+        asyncio_posix_pfds_[i].revents = 0;
+    }
+    asyncio_posix_pfds_[n].fd = asyncio_posix_pipe_[0];
+    asyncio_posix_pfds_[n].events = POLLIN;
+    asyncio_posix_pfds_[n].revents = 0;
+    if (poll(asyncio_posix_pfds_, (nfds_t)n + 1, timeout_ms) <= 0)
+        return 0;
+    if (asyncio_posix_pfds_[n].revents)
+        *woken |= asyncio_posix_drain_();
+    for (i = 0; i < n; i++) {
+        short e = asyncio_posix_pfds_[i].revents;
+        unsigned what = 0;
+        if (!e)
+            continue;
+        if (e & (POLLERR | POLLHUP | POLLNVAL))
+            what = ASYNCIO_IO_READ | ASYNCIO_IO_WRITE;
+        if (e & POLLIN)
+            what |= ASYNCIO_IO_READ;
+        if (e & POLLOUT)
+            what |= ASYNCIO_IO_WRITE;
+        asyncio_io_ready(ios[i], what);
+        ready++;
+    }
+    return ready;
+}
+#endif

@@ -469,3 +469,56 @@ Test(timers, cancelling_sleepers_removes_them_from_the_heap_without_disorder)
     for (i = 0; i < NT; i += 3)
         cr_assert_eq(asyncio_task_result(&ts[i], NULL), ASYNCIO_ECANCELLED);
 }
+
+/* ------------------------------------------------------------------------ */
+/* I/O waits                                                                */
+/* ------------------------------------------------------------------------ */
+
+#include <unistd.h>
+
+struct io_reader {
+    asyncio_coro co;
+    asyncio_io *io;
+};
+static int io_reader_fn(asyncio_coro *co)
+{
+    struct io_reader *f = (struct io_reader *)co;
+    ASYNC_BEGIN(co);
+    AWAIT_IO(f->io, ASYNCIO_IO_READ);
+    trace("readable");
+    ASYNC_END;
+}
+
+struct io_main {
+    asyncio_coro co;
+    struct io_reader r;
+    asyncio_task t;
+    asyncio_io io;
+};
+static int io_main_fn(asyncio_coro *co)
+{
+    struct io_main *f = (struct io_main *)co;
+    ASYNC_BEGIN(co);
+    f->r.io = &f->io;
+    asyncio_create_task(&f->t, asyncio_coro_init(&f->r.co, io_reader_fn));
+    YIELD;
+    asyncio_task_cancel(&f->t);
+    ASYNC_TRY(AWAIT_TASK(&f->t));
+    trace("reader: %s", asyncio_strerror(AWAIT_ERROR));
+    ASYNC_END;
+}
+
+Test(loop, cancelling_the_only_io_waiter_stops_watching_its_descriptor)
+{
+    static struct io_main m;
+    static asyncio_task t;
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    asyncio_io_init(&m.io, fds[0]);
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&m.co, io_main_fn), NULL), 0);
+    /* Nothing is left to wait for: running the finished main again returns
+     * instead of idling on a descriptor nobody reads. */
+    cr_assert_eq(asyncio_loop_run_until_complete(asyncio_get_event_loop(), &t, NULL), 0);
+    cr_assert_eq(m.io.watching, 0u);
+    assert_trace("reader: cancelled\n");
+}

@@ -3,7 +3,8 @@
 set -e
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-pkgs=(gcc clang make libcriterion-dev clang-format gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind)
+pkgs=(gcc clang make libcriterion-dev clang-format gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind
+      libmbedtls-dev openssl)
 # `tools/deps.sh bench` adds what the benchmarks compare against.
 [ "${1:-}" = bench ] && pkgs+=(libuv1-dev python3)
 for p in "${pkgs[@]}"; do
