@@ -8,7 +8,13 @@ bench-deps:
 $(BENCH)/bench: bench/bench.c $(CORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) -O2 -I. $< port_posix.c -o $@ -lpthread
-$(BENCH)/uv_timers: bench/uv_timers.c
+$(BENCH)/echo_server: bench/echo_server.c $(CORE) asyncio_stream.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -I. $< port_posix.c -o $@ -lpthread
+$(BENCH)/echo_load: bench/echo_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 $< -o $@
+$(BENCH)/uv_%: bench/uv_%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) -O2 $< -o $@ -luv
 # Struct sizes on the host (the ARM ones come from tests/arm/arm.mk's `size`).
@@ -21,6 +27,7 @@ $(BENCH)/size_min.elf: bench/size_min.c asyncio.h
 	arm-none-eabi-gcc $(STD) $(WARN) $(ARM_M7) -Os -ffunction-sections -fdata-sections -I. $< \
 	  -nostdlib -Wl,--gc-sections -Wl,-e,size_min_entry -lgcc -o $@
 
-bench: bench-deps $(BENCH)/bench $(BENCH)/uv_timers $(BENCH)/sizes.o $(BENCH)/size_min.elf \
+bench: bench-deps $(BENCH)/bench $(BENCH)/uv_timers $(BENCH)/echo_server $(BENCH)/uv_echo \
+       $(BENCH)/echo_load $(BENCH)/sizes.o $(BENCH)/size_min.elf \
        $(ARM_BUILD)/size/sizes.o $(ARM_BUILD)/size/core.o
 	BENCH_BUILD=$(BENCH) ARM_SIZE_DIR=$(ARM_BUILD)/size python3 bench/run.py

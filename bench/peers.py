@@ -2,6 +2,7 @@
 
     python3 bench/peers.py switch N M   -> ns per task switch (N tasks, each sleep(0) M times)
     python3 bench/peers.py event R      -> Event ping-pong round trips per second
+    python3 bench/peers.py echo-server PORT  -> a streams echo server (runs until killed)
 """
 import asyncio
 import sys
@@ -39,10 +40,30 @@ async def event(rounds):
     return rounds / (time.perf_counter() - t0)
 
 
+async def echo_server(port):
+    async def handle(reader, writer):
+        try:
+            while True:
+                data = await reader.read(256)
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass  # the load client resets its connections when it stops
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    async with server:
+        await server.serve_forever()
+
+
 def main():
     mode = sys.argv[1]
     if mode == "switch":
         print("%.3f" % asyncio.run(switch(int(sys.argv[2]), int(sys.argv[3]))))
+    elif mode == "echo-server":
+        asyncio.run(echo_server(int(sys.argv[2])))
     elif mode == "event":
         print("%.3f" % asyncio.run(event(int(sys.argv[2]))))
     else:

@@ -93,11 +93,31 @@ def main():
     row("timers: cost at 1M / cost at 1k", f"{per[1000000] / per[1000]:.2f}x", "", "", "<= 3x",
         per[1000000] / per[1000] <= 3)
 
+    # Streams: one load client drives each echo server in turn.
+    servers = [("asyncio.h", [f"{B}/echo_server", "9700"], 9700),
+               ("libuv", [f"{B}/uv_echo", "9701"], 9701),
+               ("CPython", ["python3", "bench/peers.py", "echo-server", "9702"], 9702)]
+    echo = {}
+    for name, cmd, port in servers:
+        srv = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for n in (1, 100, 1000):
+                echo[name, n] = max(float(run(f"{B}/echo_load", str(port), str(n), "2"))
+                                    for _ in range(2))
+        finally:
+            srv.kill()
+            srv.wait()
+    for n in (1, 100, 1000):
+        o, u, c = echo["asyncio.h", n], echo["libuv", n], echo["CPython", n]
+        row(f"TCP echo, 64-byte messages/s, {n} connection(s)", f"{o / 1e3:.1f} k",
+            f"libuv {u / 1e3:.1f} k, CPython {c / 1e3:.1f} k", f"{o / u:.2f}x libuv, {o / c:.1f}x CPython",
+            "at least libuv's" if n == 1000 else "", (o >= u) if n == 1000 else None)
+
     # Memory.
     host = sizes(f"{B}/sizes.o")
     arm = sizes(f"{ARM}/sizes.o")
     for name in ("task", "coro", "task_plus_frame", "event", "lock", "flag", "gather_state",
-                 "wait_for_state", "io", "stream"):
+                 "wait_for_state", "io", "stream", "server_slot", "server"):
         if name in host:
             met = None
             target = ""

@@ -110,7 +110,7 @@ $(ARM_BUILD)/size/port_openmv.o: port_openmv.c asyncio.h | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -ffunction-sections -fdata-sections -c $< -o $@
 
-$(ARM_BUILD)/size/sizes.o: tests/arm/sizes.c asyncio.h | deps
+$(ARM_BUILD)/size/sizes.o: tests/arm/sizes.c asyncio.h asyncio_stream.h | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -I. -c $< -o $@
 

@@ -1,7 +1,7 @@
 /* sizes.c -- each object's size is sizeof(a type); `make size` and
  * `make bench` read them back with nm -S (on ARM and on the host), so no
  * target run is needed. */
-#include "asyncio.h"
+#include "asyncio_stream.h"
 
 /* A task plus the frame of a typical coroutine: a header and four locals. */
 typedef struct {
@@ -20,3 +20,6 @@ SIZE_OF(asyncio_flag)
 SIZE_OF(asyncio_gather_state)
 SIZE_OF(asyncio_wait_for_state)
 SIZE_OF(asyncio_io)
+SIZE_OF(asyncio_stream)
+SIZE_OF(asyncio_server_slot)
+SIZE_OF(asyncio_server)
