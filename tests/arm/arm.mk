@@ -25,7 +25,7 @@ ARM_LDFLAGS := -nostdlib -T tests/arm/mps2.ld -Wl,--gc-sections
 ARM_LIBS    := -lgcc
 # The runtime implements memcpy & co.: keep gcc from turning them into calls.
 ARM_RT_FLAGS := -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns
-ARM_DEPS    := asyncio.h port_openmv.c tests/arm/openmv.h tests/arm/rt.h tests/arm/mps2.ld \
+ARM_DEPS    := asyncio.h port_openmv.c tests/arm/openmv.h tests/arm/rt.h tests/arm/say.h tests/arm/mps2.ld \
                tests/arm/arm.mk
 
 # ---- images: tests and examples (name, sources, defines, expected output) ----

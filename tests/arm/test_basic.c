@@ -8,26 +8,7 @@
  */
 #include "openmv.h"
 #include "rt.h"
-
-static uint32_t t0;
-
-/* One line of the trace, stamped with the elapsed milliseconds. */
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    rt_printf("[%4u] ", (unsigned)(asyncio_ticks_ms() - t0));
-    va_start(ap, fmt);
-    rt_vprintf(fmt, ap);
-    va_end(ap);
-    rt_printf("\n");
-}
-
-/* Errors nobody retrieved (the port's report hook). */
-void asyncio_openmv_report(const asyncio_context *ctx)
-{
-    say("report: %s: %s", ctx->message, asyncio_strerror(ctx->error));
-}
+#include "say.h"
 
 #ifdef ASYNCIO_OPENMV_EXTERNAL_TICK
 /* The firmware owns SysTick: this is "its" tick, which the port reads. */
@@ -214,7 +195,7 @@ int main(void)
     int r;
     fw_tick_start();
     asyncio_get_event_loop(); /* starts the port's tick */
-    t0 = asyncio_ticks_ms();
+    say_t0 = asyncio_ticks_ms();
     r = asyncio_run(&main_task, asyncio_coro_init(&m.co, main_fn), &v);
     say("run: %d value %ld", r, (long)v);
     RT_CHECK(r == 0 && v == 7);

@@ -23,30 +23,13 @@
  */
 #include "openmv.h"
 #include "rt.h"
+#include "say.h"
 
 #define FRAME_IRQ 30
 #define FRAME_PERIOD_MS 33
 #define RACE_ROUNDS 100
 
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
-
-static uint32_t t0;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    rt_printf("[%4u] ", (unsigned)(asyncio_ticks_ms() - t0));
-    va_start(ap, fmt);
-    rt_vprintf(fmt, ap);
-    va_end(ap);
-    rt_printf("\n");
-}
-
-void asyncio_openmv_report(const asyncio_context *ctx)
-{
-    say("report: %s: %s", ctx->message, asyncio_strerror(ctx->error));
-}
 
 /* ---- the "camera" ---- */
 static volatile int frames_on;      /* SysTick raises frames */
@@ -68,7 +51,7 @@ void SysTick_Handler(void);
 void SysTick_Handler(void)
 {
     asyncio_openmv_systick_irq();
-    if (frames_on && (asyncio_ticks_ms() - t0) % FRAME_PERIOD_MS == 0)
+    if (frames_on && (asyncio_ticks_ms() - say_t0) % FRAME_PERIOD_MS == 0)
         rt_irq_pend(FRAME_IRQ);
 }
 
@@ -187,7 +170,7 @@ int main(void)
     RT_CHECK(asyncio_port_io_watch(NULL, ASYNCIO_IO_READ) == ASYNCIO_EINVAL);
 
     asyncio_get_event_loop();
-    t0 = asyncio_ticks_ms();
+    say_t0 = asyncio_ticks_ms();
     r = asyncio_run(&main_task, asyncio_coro_init(&m.co, main_fn), NULL);
     say("run: %d", r);
     RT_CHECK(r == 0);
