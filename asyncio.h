@@ -228,6 +228,7 @@ struct asyncio_task {
 #define ASYNCIO_TASK_NEW 0
 #define ASYNCIO_TASK_PENDING 1
 #define ASYNCIO_TASK_DONE 2
+#define ASYNCIO_TASK_DROPPED 3 /* pending when new_event_loop()/close() dropped it */
 
 /*
  * Schedule `coro` as a new task stored in `t`; it first runs at the loop's
@@ -429,6 +430,9 @@ typedef struct asyncio_wait_for_state {
  * `wf`) and wait at most `ms` (ASYNCIO_NO_TIMEOUT: forever). On timeout the
  * task is cancelled, waited for (it may ignore the cancel), and ETIMEDOUT
  * raised. Its value or error otherwise. Errors also: EOVERFLOW, EINVAL.
+ * If the awaiting task is cancelled, wait_for cancels the inner task and
+ * returns at once (as MicroPython does): `wf` then stays in use until
+ * asyncio_task_done(&wf.runner), so do not reuse or free it before.
  */
 asyncio_coro *asyncio_wait_for_ms(asyncio_wait_for_state *wf, asyncio_coro *coro,
                                   int64_t timeout_ms);
@@ -1096,6 +1100,24 @@ asyncio_task *asyncio_current_task(int *err)
 
 int asyncio_task_done(const asyncio_task *t) { return t && t->state == ASYNCIO_TASK_DONE; }
 
+/* The task `t` is blocked on, when it waits for another task to end. */
+static asyncio_task *asyncio_awaited_by_(const asyncio_task *t)
+{
+    if (t->where != ASYNCIO_IN_WAITQ_ || !(t->flags & ASYNCIO_F_ON_TASK_))
+        return NULL;
+    return (asyncio_task *)(void *)((char *)t->link.wait.queue -
+                                    offsetof(asyncio_task, done_to.awaiters));
+}
+
+/* Does `t` (transitively) wait for `target`, or is it `target`? */
+static int asyncio_awaits_(const asyncio_task *t, const asyncio_task *target)
+{
+    for (; t; t = asyncio_awaited_by_(t))
+        if (t == target)
+            return 1;
+    return 0;
+}
+
 int asyncio_task_cancel(asyncio_task *t)
 {
     if (!t || t->state == ASYNCIO_TASK_NEW)
@@ -1104,10 +1126,10 @@ int asyncio_task_cancel(asyncio_task *t)
         return 0;
     if (t == asyncio_L_.current)
         return ASYNCIO_ESELF;
-    /* Forward to the innermost task being awaited. */
-    while (t->where == ASYNCIO_IN_WAITQ_ && (t->flags & ASYNCIO_F_ON_TASK_))
-        t = (asyncio_task *)(void *)((char *)t->link.wait.queue -
-                                     offsetof(asyncio_task, done_to.awaiters));
+    /* Forward to the innermost task being awaited (awaits never form a
+     * cycle: the await that would close one fails with ECANTWAIT). */
+    while (asyncio_awaited_by_(t))
+        t = asyncio_awaited_by_(t);
     asyncio_wake_now_(t);
     t->flags |= ASYNCIO_F_CANCEL_;
     return 1;
@@ -1294,8 +1316,8 @@ int asyncio_await_task_start_(asyncio_task *t, asyncio_value *value)
         return r;
     if (!t || t->state == ASYNCIO_TASK_NEW || t->gen != asyncio_L_.gen)
         return ASYNCIO_EINVAL;
-    if (t == cur || (t->flags & ASYNCIO_F_GATHERED_))
-        return ASYNCIO_ECANTWAIT;
+    if (t->flags & ASYNCIO_F_GATHERED_ || asyncio_awaits_(t, cur))
+        return ASYNCIO_ECANTWAIT; /* gathered, or awaiting it would close a cycle */
     if (t->state == ASYNCIO_TASK_DONE)
         return asyncio_task_outcome_(t, value);
     asyncio_waitq_push_(&t->done_to.awaiters, cur);
@@ -1685,8 +1707,9 @@ static int asyncio_wait_for_runner_fn_(asyncio_coro *co)
     wf->err = ASYNCIO_AWAIT_ERROR;
     wf->value = ASYNCIO_AWAIT_RESULT;
     w = wf->waiter;
-    /* Still sleeping in wait_for (not cancelled, not gone on): wake it. */
-    if (!(w->flags & ASYNCIO_F_CANCEL_) &&
+    /* Still sleeping in wait_for (not cancelled, not gone on): wake it. A
+     * wait_for that has ended has let go of its task (waiter NULL). */
+    if (w && !(w->flags & ASYNCIO_F_CANCEL_) &&
         (w->where == ASYNCIO_IN_HEAP_ || w->where == ASYNCIO_IN_RUNQ_)) {
         wf->finished = 1;
         asyncio_wake_now_(w);
@@ -1725,6 +1748,8 @@ static int asyncio_wait_for_fn_(asyncio_coro *co)
     asyncio_task_cancel(&wf->runner); /* timed out */
     ASYNCIO_AWAIT_TASK(&wf->runner);
     ASYNCIO_RAISE(ASYNCIO_ETIMEDOUT);
+    ASYNCIO_FINALLY;
+    wf->waiter = NULL; /* a runner still going (after a cancel) wakes nobody */
     ASYNCIO_END;
 }
 
@@ -1813,8 +1838,24 @@ static void asyncio_run_loop_(void)
     }
 }
 
+/* Mark a task of a loop being dropped: it never runs again and is no longer
+ * pending, so its stale links are never followed. */
+static void asyncio_drop_(asyncio_task *t)
+{
+    if (t->state == ASYNCIO_TASK_PENDING)
+        t->state = ASYNCIO_TASK_DROPPED;
+    t->where = ASYNCIO_IN_NONE_;
+}
+
 static void asyncio_loop_reset_(void)
 {
+    asyncio_task *t;
+    while ((t = asyncio_runq_pop_()) != NULL)
+        asyncio_drop_(t);
+    while (asyncio_L_.heap)
+        asyncio_drop_(asyncio_heap_pop_());
+    /* Tasks parked in an Event, Lock, flag or another task's queue are not
+     * reachable from here: the generation number tells them apart. */
     asyncio_L_.run_head = asyncio_L_.run_tail = NULL;
     asyncio_L_.heap = NULL;
     asyncio_L_.current = NULL;

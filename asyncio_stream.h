@@ -546,12 +546,6 @@ static int asyncio_stream_take_line_(asyncio_stream *s, asyncio_stream_op *op)
     return nl != NULL || op->got == op->n;
 }
 
-#define ASYNCIO_STREAM_FAIL_(op, e)                                                                \
-    do {                                                                                           \
-        (op)->co.value = (asyncio_value)(op)->got;                                                 \
-        ASYNCIO_RAISE(e);                                                                          \
-    } while (0)
-
 static int asyncio_stream_read_fn_(asyncio_coro *co)
 {
     asyncio_stream_op *op = (asyncio_stream_op *)(void *)co;
@@ -573,10 +567,12 @@ static int asyncio_stream_read_fn_(asyncio_coro *co)
             ASYNCIO_RETURN(op->got);
     } else if (s->rlen) {
         op->got = asyncio_stream_take_(s, op->buf, op->n);
-        if (op->kind != ASYNCIO_OP_READALL_ || op->got == op->n)
-            ASYNCIO_RETURN(op->got);
-        if (s->rlen)
-            ASYNCIO_STREAM_FAIL_(op, ASYNCIO_OSERROR(ENOBUFS));
+        if (op->kind == ASYNCIO_OP_READALL_) {
+            if (s->rlen) /* the buffer is full and EOF is not reached */
+                ASYNCIO_RAISE(ASYNCIO_OSERROR(ENOBUFS));
+        } else if (op->kind != ASYNCIO_OP_EXACT_ || op->got == op->n) {
+            ASYNCIO_RETURN(op->got); /* readexactly reads on for the rest */
+        }
     }
     op->want = ASYNCIO_IO_READ;
     op->must_wait = 0;
@@ -585,7 +581,7 @@ static int asyncio_stream_read_fn_(asyncio_coro *co)
         if (op->must_wait || !asyncio_stream_pending_(s)) {
             ASYNCIO_AWAIT_IO(&s->io, op->want);
             if (s->state != ASYNCIO_STREAM_OPEN_)
-                ASYNCIO_STREAM_FAIL_(op, ASYNCIO_ECLOSED);
+                ASYNCIO_RAISE(ASYNCIO_ECLOSED);
         }
         op->must_wait = 0;
         r = asyncio_stream_handshake_(s);
@@ -612,7 +608,7 @@ static int asyncio_stream_read_fn_(asyncio_coro *co)
                     r = s->tls ? 1 : asyncio_stream_recv_(s, &probe, 1, 1);
                 }
                 if (r > 0)
-                    ASYNCIO_STREAM_FAIL_(op, ASYNCIO_OSERROR(ENOBUFS));
+                    ASYNCIO_RAISE(ASYNCIO_OSERROR(ENOBUFS));
             } else {
                 size_t want = op->kind == ASYNCIO_OP_LINE_ ? 1 : op->n - op->got;
                 r = asyncio_stream_recv_(s, op->buf + op->got, want, 0);
@@ -633,12 +629,16 @@ static int asyncio_stream_read_fn_(asyncio_coro *co)
             continue;
         }
         if (r < 0)
-            ASYNCIO_STREAM_FAIL_(op, r);
+            ASYNCIO_RAISE(r);
         /* EOF */
         if (op->kind == ASYNCIO_OP_EXACT_)
-            ASYNCIO_STREAM_FAIL_(op, ASYNCIO_EEOF);
+            ASYNCIO_RAISE(ASYNCIO_EEOF);
         ASYNCIO_RETURN(op->got);
     }
+    ASYNCIO_FINALLY;
+    /* However the read ends (done, EOF, error, cancelled), its value is the
+     * count of bytes that reached the caller's buffer: nothing is lost. */
+    co->value = (asyncio_value)op->got;
     ASYNCIO_END;
 }
 

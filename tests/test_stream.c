@@ -393,7 +393,7 @@ Test(stream, tcp_close_write_read_gives_0_and_write_after_close_fails)
 /* tcp_readall / tcp_readexactly / tcp_readinto: a writer with a pause      */
 /* ======================================================================== */
 
-static const char *split_parts[4];
+static const char *split_parts[5]; /* NULL-terminated: at most four parts */
 HANDLER(split_writer)
 {
     ASYNC_BEGIN(co);

@@ -4,7 +4,7 @@ set -e
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 pkgs=(gcc clang make libcriterion-dev clang-format gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind
-      libmbedtls-dev openssl)
+      libmbedtls-dev openssl libclang-rt-14-dev)
 # `tools/deps.sh bench` adds what the benchmarks compare against.
 [ "${1:-}" = bench ] && pkgs+=(libuv1-dev python3)
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,789 @@
+/*
+ * fuzz_scheduler.c -- libFuzzer harness: the scheduler driven by a random
+ * program of operations, with the loop's invariants checked after every step.
+ *
+ * The core is compiled into this file (ASYNCIO_IMPLEMENTATION) with a tiny
+ * virtual-time port of its own, so the harness can walk the loop's private
+ * queues. The input is a byte program:
+ *
+ *   byte 0        where the virtual clock starts (0, just below the 2^32
+ *                 wrap, just below 2^31, or a value from the input);
+ *   then ops      decoded by the director (the main task): create a worker
+ *                 in one of 64 slots (with a script of up to 6 steps), cancel
+ *                 one, set/clear an Event, set/clear a ThreadSafeFlag, sleep,
+ *                 yield, release a lock nobody holds, retrieve a result.
+ *
+ * Worker steps: sleep (0, negative, huge, overflowing), yield, Event wait,
+ * Lock acquire/hold/release, await another task, gather up to 3 tasks,
+ * wait_for_ms on a child coroutine, wait_for_task_ms on another task,
+ * ThreadSafeFlag wait, raise, return, swallow the next cancellation, cancel
+ * another task (or self: ESELF), create a task in another slot.
+ *
+ * Invariants, checked at every resume of every worker and of the director:
+ *  - the run queue is a proper list, every member says it is in the run queue;
+ *  - the timer heap is a pairing heap: parent before child by (key, seq),
+ *    consistent back links, members say they are in the heap;
+ *  - every wait queue (Events, Locks, flags, tasks' awaiters) is a proper
+ *    ring whose members point back to it;
+ *  - no task is in two queues, and `where` matches the queue it is in;
+ *  - a lock is held by at most one task, a handed-over lock's new owner is
+ *    runnable, nobody waits on a free lock; a set Event has no waiters;
+ *    a flag with a waiter is polled by the loop;
+ *  - a sleeper wakes exactly at its deadline (virtual time);
+ *  - the loop never idles forever while the director is pending;
+ *  - every task ends exactly once (its FINALLY runs once, or it was
+ *    cancelled before it started), every error nobody retrieved reaches the
+ *    exception handler at most once;
+ *  - at the end (every pending task cancelled until none is left) all
+ *    queues are empty, the lock is free, every flag is disarmed.
+ *
+ * Awaits that would close a cycle (A awaits B awaits A) are attempted too
+ * and must fail with ECANTWAIT; a cycle found in the queues is a crash (it
+ * would make cancel() loop forever).
+ */
+#define ASYNCIO_IMPLEMENTATION
+#include "asyncio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NSLOTS 64
+#define MAX_STEPS 6
+#define MAX_OPS 400
+#define NEVENTS 3
+#define NLOCKS 2
+#define NFLAGS 2
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "fuzz_scheduler: invariant broken (line %d): ", __LINE__);                 \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fprintf(stderr, "\n");                                                                     \
+        abort();                                                                                   \
+    } while (0)
+#define CHECK(c, ...)                                                                              \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            FAIL(__VA_ARGS__);                                                                     \
+    } while (0)
+
+/* ------------------------------------------------------------------------ */
+/* A virtual-time port                                                      */
+/* ------------------------------------------------------------------------ */
+
+static uint64_t vnow;  /* absolute virtual time, never wraps */
+static uint32_t vbase; /* tick reading at vnow == 0 */
+static int wake_pending;
+static int director_alive;
+
+void asyncio_port_init(void) {}
+uint32_t asyncio_port_ticks_ms(void) { return vbase + (uint32_t)vnow; }
+void asyncio_port_wait(int32_t timeout_ms)
+{
+    if (timeout_ms < 0)
+        CHECK(!director_alive, "the loop idles forever while the director is pending");
+    if (wake_pending) {
+        wake_pending = 0;
+        return;
+    }
+    if (timeout_ms > 0)
+        vnow += (uint32_t)timeout_ms;
+}
+void asyncio_port_wake(void) { wake_pending = 1; }
+uint32_t asyncio_port_critical_enter(void) { return 0; }
+void asyncio_port_critical_exit(uint32_t state) { (void)state; }
+int asyncio_port_io_watch(asyncio_io *io, unsigned events)
+{
+    (void)io;
+    (void)events;
+    return ASYNCIO_EINVAL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The input                                                                */
+/* ------------------------------------------------------------------------ */
+
+static const uint8_t *in;
+static size_t in_len, in_pos;
+static unsigned next_byte(void) { return in_pos < in_len ? in[in_pos++] : 0; }
+
+/* Milliseconds from one byte: small ones, zero and negative ones, seconds,
+ * the longest sleep and one past it. */
+static int64_t decode_ms(unsigned b)
+{
+    switch (b) {
+    case 255: return ASYNCIO_SLEEP_MAX_MS;
+    case 254: return (int64_t)ASYNCIO_SLEEP_MAX_MS + 1;
+    case 253: return -100000;
+    case 252: return INT64_MIN;
+    case 251: return (int64_t)ASYNCIO_SLEEP_MAX_MS / 2;
+    default: break;
+    }
+    if (b < 8)
+        return (int64_t)b - 3;
+    if (b < 200)
+        return (int64_t)b - 8;
+    return ((int64_t)b - 200) * 1000;
+}
+
+/* ------------------------------------------------------------------------ */
+/* State                                                                    */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    ST_SLEEP,
+    ST_YIELD,
+    ST_EVENT,
+    ST_LOCK,
+    ST_AWAIT,
+    ST_GATHER,
+    ST_WAIT_FOR,
+    ST_WAIT_FOR_TASK,
+    ST_FLAG,
+    ST_RAISE,
+    ST_RETURN,
+    ST_IGNORE_CANCEL,
+    ST_CANCEL,
+    ST_CREATE,
+    ST_COUNT
+};
+
+struct step {
+    uint8_t kind, a, b, c;
+};
+
+/* The child coroutine run by wait_for: sleeps, may swallow one cancel. */
+struct child {
+    asyncio_coro co;
+    int64_t ms;
+    int stubborn;
+};
+
+struct worker {
+    asyncio_coro co;
+    int slot;
+    uint8_t nsteps, pc;
+    struct step steps[MAX_STEPS];
+    int holding; /* index of the lock held, -1: none */
+    int ignore_cancel;
+    int started, finished;
+    uint64_t deadline;
+    int runner_alive; /* a wait_for runner was still pending when it slept */
+    int would_cycle;  /* the await under way would close a cycle */
+    asyncio_gather_state g;
+    asyncio_task *gt[3];
+    asyncio_outcome gout[3];
+    asyncio_wait_for_state wf;
+    struct child child;
+};
+
+struct slot {
+    asyncio_task task;
+    struct worker w;
+    unsigned created, reported;
+};
+
+static struct slot slots[NSLOTS];
+static asyncio_event events[NEVENTS];
+static asyncio_lock locks[NLOCKS];
+static asyncio_flag flags[NFLAGS];
+static int holders[NLOCKS];
+static asyncio_task director_task, flusher_task;
+static asyncio_coro director_co, flusher_co;
+static unsigned handler_calls;
+
+/* ------------------------------------------------------------------------ */
+/* The walker                                                               */
+/* ------------------------------------------------------------------------ */
+
+#define NTASKS (NSLOTS * 3 + 2)
+enum { IN_NOTHING, IN_RUNQ, IN_HEAP, IN_WAITQ };
+static uint8_t seen_in[NTASKS];
+static const asyncio_waitq *seen_q[NTASKS];
+
+/* Every task the harness knows: index, or -1. */
+static int task_index(const asyncio_task *t)
+{
+    const char *p = (const char *)t, *base = (const char *)slots;
+    if (t == &director_task)
+        return NSLOTS * 3;
+    if (t == &flusher_task)
+        return NSLOTS * 3 + 1;
+    if (p >= base && p < base + sizeof slots) {
+        size_t i = (size_t)(p - base) / sizeof slots[0];
+        if (t == &slots[i].task)
+            return (int)i * 3;
+        if (t == &slots[i].w.wf.runner)
+            return (int)i * 3 + 1;
+        if (t == &slots[i].w.wf.inner)
+            return (int)i * 3 + 2;
+    }
+    return -1;
+}
+
+static asyncio_task *task_at(int i)
+{
+    if (i == NSLOTS * 3)
+        return &director_task;
+    if (i == NSLOTS * 3 + 1)
+        return &flusher_task;
+    if (i % 3 == 0)
+        return &slots[i / 3].task;
+    return i % 3 == 1 ? &slots[i / 3].w.wf.runner : &slots[i / 3].w.wf.inner;
+}
+
+static void mark(const asyncio_task *t, int where, const asyncio_waitq *q)
+{
+    int i = task_index(t);
+    CHECK(i >= 0, "unknown task %p in a queue", (const void *)t);
+    CHECK(seen_in[i] == IN_NOTHING, "task %d in two queues (%d and %d)", i, seen_in[i], where);
+    seen_in[i] = (uint8_t)where;
+    seen_q[i] = q;
+}
+
+static void walk_waitq(const asyncio_waitq *q, int on_task)
+{
+    const asyncio_task *t, *tail = q->tail;
+    int n = 0;
+    if (!tail)
+        return;
+    t = tail;
+    do {
+        const asyncio_task *next = t->link.wait.next;
+        CHECK(++n <= NTASKS, "wait queue %p does not close", (const void *)q);
+        CHECK(t->where == ASYNCIO_IN_WAITQ_, "task %d in a wait queue says where=%d", task_index(t),
+              t->where);
+        CHECK(t->link.wait.queue == q, "task %d in wait queue %p points to %p", task_index(t),
+              (const void *)q, (const void *)t->link.wait.queue);
+        CHECK(next->link.wait.prev == t, "broken back link in wait queue");
+        CHECK(!!(t->flags & ASYNCIO_F_ON_TASK_) == on_task, "task %d: ON_TASK flag is %d",
+              task_index(t), !!(t->flags & ASYNCIO_F_ON_TASK_));
+        mark(t, IN_WAITQ, q);
+        t = next;
+    } while (t != tail);
+}
+
+static void walk_heap(void)
+{
+    static const asyncio_task *stack[NTASKS + 1];
+    int sp = 0;
+    if (!asyncio_L_.heap)
+        return;
+    stack[sp++] = asyncio_L_.heap;
+    while (sp) {
+        const asyncio_task *t = stack[--sp], *c, *prev = t;
+        CHECK(t->where == ASYNCIO_IN_HEAP_, "task %d in the heap says where=%d", task_index(t),
+              t->where);
+        mark(t, IN_HEAP, NULL);
+        for (c = t->link.heap.child; c; prev = c, c = c->link.heap.sibling) {
+            CHECK(!asyncio_heap_before_(c, t),
+                  "heap order: child %d (key %u seq %u) before parent %d (key %u seq %u)",
+                  task_index(c), c->key, c->seq, task_index(t), t->key, t->seq);
+            CHECK(c->link.heap.prev == prev, "heap back link of task %d", task_index(c));
+            CHECK(sp < NTASKS, "heap too big");
+            stack[sp++] = c;
+        }
+    }
+}
+
+static int flag_armed(const asyncio_flag *f)
+{
+    const asyncio_flag *a;
+    int n = 0;
+    for (a = asyncio_L_.armed; a; a = a->armed) {
+        CHECK(++n <= NFLAGS, "armed flag list does not end");
+        if (a == f)
+            return 1;
+    }
+    return 0;
+}
+
+static void check_all(void)
+{
+    const asyncio_task *t, *last = NULL;
+    int i, n = 0;
+    memset(seen_in, 0, sizeof seen_in);
+    /* Run queue. */
+    for (t = asyncio_L_.run_head; t; last = t, t = t->link.run.next) {
+        CHECK(++n <= NTASKS, "run queue does not end");
+        CHECK(t->where == ASYNCIO_IN_RUNQ_, "task %d in the run queue says where=%d", task_index(t),
+              t->where);
+        mark(t, IN_RUNQ, NULL);
+    }
+    CHECK(asyncio_L_.run_tail == last, "run queue tail is wrong");
+    walk_heap();
+    for (i = 0; i < NEVENTS; i++) {
+        walk_waitq(&events[i].waiters, 0);
+        CHECK(!events[i].is_set || !events[i].waiters.tail, "a set Event has waiters");
+    }
+    for (i = 0; i < NLOCKS; i++) {
+        const asyncio_lock *l = &locks[i];
+        walk_waitq(&l->waiters, 0);
+        CHECK(holders[i] <= 1, "lock %d held by %d tasks", i, holders[i]);
+        CHECK(!holders[i] || (l->locked && !l->handed_to), "lock %d held but not locked", i);
+        CHECK(holders[i] || !l->locked, "lock %d locked with no holder", i);
+        CHECK(!l->handed_to || l->handed_to->where == ASYNCIO_IN_RUNQ_ ||
+                  l->handed_to == asyncio_L_.current,
+              "lock %d handed to a task that is not runnable", i);
+        CHECK(!l->waiters.tail || l->locked || l->handed_to, "waiters on a free lock %d", i);
+    }
+    for (i = 0; i < NFLAGS; i++) {
+        walk_waitq(&flags[i].waiters, 0);
+        CHECK(!flags[i].waiters.tail || (flags[i].is_armed && flag_armed(&flags[i])),
+              "flag %d has a waiter but is not polled", i);
+    }
+    for (i = 0; i < NTASKS; i++) {
+        t = task_at(i);
+        if (t->state == ASYNCIO_TASK_PENDING && t->gen == asyncio_L_.gen &&
+            !(t->flags & ASYNCIO_F_GATHERED_))
+            walk_waitq(&t->done_to.awaiters, 1);
+        if (t->state == ASYNCIO_TASK_DONE)
+            CHECK(!t->done_to.awaiters.tail, "done task %d still has awaiters", i);
+    }
+    /* Every task is where it says it is, and nowhere else. */
+    for (i = 0; i < NTASKS; i++) {
+        t = task_at(i);
+        if (t->gen != asyncio_L_.gen || t->state == ASYNCIO_TASK_NEW)
+            continue;
+        switch (t->where) {
+        case ASYNCIO_IN_NONE_:
+            CHECK(seen_in[i] == IN_NOTHING, "task %d says it is nowhere but is in %d", i,
+                  seen_in[i]);
+            CHECK(t->state == ASYNCIO_TASK_DONE || t == asyncio_L_.current || t == &director_task ||
+                      t == &flusher_task,
+                  "pending task %d is in no queue and not running (lost)", i);
+            break;
+        case ASYNCIO_IN_RUNQ_:
+            CHECK(seen_in[i] == IN_RUNQ, "task %d not in the run queue", i);
+            break;
+        case ASYNCIO_IN_HEAP_:
+            CHECK(seen_in[i] == IN_HEAP, "task %d not in the heap", i);
+            CHECK(t->state == ASYNCIO_TASK_PENDING, "done task %d in the heap", i);
+            CHECK(asyncio_ticks_diff(t->key, asyncio_port_ticks_ms()) > 0 ||
+                      t == asyncio_L_.current,
+                  "task %d overslept in the heap", i);
+            break;
+        case ASYNCIO_IN_WAITQ_:
+            CHECK(t->state == ASYNCIO_TASK_PENDING, "done task %d in a wait queue", i);
+            if (t->link.wait.queue)
+                CHECK(seen_in[i] == IN_WAITQ && seen_q[i] == t->link.wait.queue,
+                      "task %d not in its wait queue", i);
+            else
+                CHECK(seen_in[i] == IN_NOTHING, "gather-parked task %d is in a queue", i);
+            break;
+        default: FAIL("task %d: where=%d", i, t->where);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Await cycles (known finding: cancel() would loop forever)                */
+/* ------------------------------------------------------------------------ */
+
+/* The task `t` waits on, if it awaits a task. */
+static asyncio_task *awaited_by(const asyncio_task *t)
+{
+    if (t->state != ASYNCIO_TASK_PENDING || t->where != ASYNCIO_IN_WAITQ_ ||
+        !(t->flags & ASYNCIO_F_ON_TASK_))
+        return NULL;
+    return (asyncio_task *)(void *)((char *)t->link.wait.queue -
+                                    offsetof(asyncio_task, done_to.awaiters));
+}
+
+/* Does following what `t` awaits lead to `target` (or round a cycle)? */
+static int chain_reaches(const asyncio_task *t, const asyncio_task *target)
+{
+    int n = 0;
+    for (; t; t = awaited_by(t)) {
+        if (t == target || ++n > NTASKS)
+            return 1;
+    }
+    return 0;
+}
+
+static int cancel_safely(asyncio_task *t)
+{
+    CHECK(!chain_reaches(awaited_by(t), t),
+          "a cycle of tasks awaiting each other: cancel() would never return");
+    return asyncio_task_cancel(t);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static int child_fn(asyncio_coro *co)
+{
+    struct child *c = (struct child *)co;
+    check_all();
+    ASYNC_BEGIN(co);
+    ASYNC_TRY(AWAIT_SLEEP_MS(c->ms));
+    if (AWAIT_ERROR == ASYNCIO_ECANCELLED && c->stubborn)
+        AWAIT_SLEEP_MS(1); /* ignores the cancellation once */
+    else if (AWAIT_ERROR)
+        ASYNC_RAISE(AWAIT_ERROR);
+    ASYNC_RETURN(c->ms);
+    ASYNC_END;
+}
+
+static int worker_fn(asyncio_coro *co);
+
+static int slot_reusable(int j)
+{
+    struct slot *s = &slots[j];
+    return s->task.state != ASYNCIO_TASK_PENDING && s->w.wf.runner.state != ASYNCIO_TASK_PENDING &&
+           s->w.wf.inner.state != ASYNCIO_TASK_PENDING;
+}
+
+/* The previous incarnation of slot j ended exactly once. */
+static void check_ended_once(int j)
+{
+    struct slot *s = &slots[j];
+    if (!s->created)
+        return;
+    CHECK(s->task.state == ASYNCIO_TASK_DONE, "slot %d never ended", j);
+    if (s->w.started)
+        CHECK(s->w.finished == 1, "slot %d ended %d times", j, s->w.finished);
+    else
+        CHECK(s->w.finished == 0 && s->task.coro->err == ASYNCIO_ECANCELLED,
+              "slot %d ended without running, error %d", j, s->task.coro->err);
+}
+
+/* Create a worker in slot j, its script read from the input. */
+static int create_worker(int j)
+{
+    struct slot *s = &slots[j];
+    struct worker *w = &s->w;
+    int i, r;
+    static asyncio_coro fresh;
+    if (!slot_reusable(j)) {
+        if (s->task.state == ASYNCIO_TASK_PENDING) {
+            r = asyncio_create_task(&s->task, asyncio_coro_init(&fresh, worker_fn));
+            CHECK(r == ASYNCIO_EBUSY, "create_task on pending slot %d: %d", j, r);
+        }
+        return 0;
+    }
+    if (s->task.state == ASYNCIO_TASK_DONE && s->task.where == ASYNCIO_IN_RUNQ_ &&
+        !(s->task.flags & ASYNCIO_F_RETRIEVED_)) {
+        /* Done, its error not reported yet: create_task must refuse, and
+         * its coroutine (holding the error) must not be touched. */
+        r = asyncio_create_task(&s->task, asyncio_coro_init(&fresh, worker_fn));
+        CHECK(r == ASYNCIO_EBUSY, "create_task on an unreported task %d: %d", j, r);
+        return 0;
+    }
+    check_ended_once(j);
+    w->slot = j;
+    w->nsteps = (uint8_t)(next_byte() % (MAX_STEPS + 1));
+    w->pc = 0;
+    for (i = 0; i < w->nsteps; i++) {
+        w->steps[i].kind = (uint8_t)(next_byte() % ST_COUNT);
+        w->steps[i].a = (uint8_t)next_byte();
+        w->steps[i].b = (uint8_t)next_byte();
+        w->steps[i].c = (uint8_t)next_byte();
+    }
+    w->holding = -1;
+    w->ignore_cancel = 0;
+    w->started = w->finished = 0;
+    r = asyncio_create_task(&s->task, asyncio_coro_init(&w->co, worker_fn));
+    CHECK(r == 0, "create_task failed: %d", r);
+    s->created++;
+    s->reported = 0;
+    return 1;
+}
+
+/* An error from an await: carry on, unless it is a cancellation this
+ * worker does not swallow. */
+static int must_raise(struct worker *w, int err)
+{
+    if (err != ASYNCIO_ECANCELLED)
+        return 0;
+    if (w->ignore_cancel > 0) {
+        w->ignore_cancel--;
+        return 0;
+    }
+    return 1;
+}
+
+#define STEP (&w->steps[w->pc])
+#define OTHER (&slots[STEP->a % NSLOTS].task)
+
+static int worker_fn(asyncio_coro *co)
+{
+    struct worker *w = (struct worker *)co;
+    int r, i;
+    CHECK(!w->finished, "slot %d resumed after it ended", w->slot);
+    check_all();
+    ASYNC_BEGIN(co);
+    w->started = 1;
+    for (w->pc = 0; w->pc < w->nsteps; w->pc++) {
+        if (STEP->kind == ST_SLEEP) {
+            int64_t ms = decode_ms(STEP->a);
+            w->deadline = vnow + (uint64_t)(ms > 0 && ms <= ASYNCIO_SLEEP_MAX_MS ? ms : 0);
+            w->runner_alive = w->wf.runner.state == ASYNCIO_TASK_PENDING;
+            ASYNC_TRY(AWAIT_SLEEP_MS(ms));
+            if (AWAIT_ERROR == 0)
+                CHECK(vnow == w->deadline, "slot %d woke at %llu, deadline %llu", w->slot,
+                      (unsigned long long)vnow, (unsigned long long)w->deadline);
+            else if (decode_ms(STEP->a) > ASYNCIO_SLEEP_MAX_MS)
+                CHECK(AWAIT_ERROR == ASYNCIO_EOVERFLOW || AWAIT_ERROR == ASYNCIO_ECANCELLED,
+                      "sleep overflow gave %d", AWAIT_ERROR);
+            else
+                CHECK(AWAIT_ERROR == ASYNCIO_ECANCELLED, "sleep failed with %d", AWAIT_ERROR);
+            if (must_raise(w, AWAIT_ERROR))
+                ASYNC_RAISE(AWAIT_ERROR);
+        } else if (STEP->kind == ST_YIELD) {
+            ASYNC_TRY(YIELD);
+            if (must_raise(w, AWAIT_ERROR))
+                ASYNC_RAISE(AWAIT_ERROR);
+        } else if (STEP->kind == ST_EVENT) {
+            ASYNC_TRY(AWAIT_EVENT(&events[STEP->a % NEVENTS]));
+            CHECK(AWAIT_ERROR == 0 || AWAIT_ERROR == ASYNCIO_ECANCELLED, "event wait: %d",
+                  AWAIT_ERROR);
+            if (must_raise(w, AWAIT_ERROR))
+                ASYNC_RAISE(AWAIT_ERROR);
+        } else if (STEP->kind == ST_LOCK) {
+            ASYNC_TRY(AWAIT_LOCK(&locks[STEP->a % NLOCKS]));
+            if (AWAIT_ERROR == 0) {
+                w->holding = STEP->a % NLOCKS;
+                holders[w->holding]++;
+                check_all();
+                ASYNC_TRY(AWAIT_SLEEP_MS(decode_ms(STEP->b) % 50));
+                holders[w->holding]--;
+                r = asyncio_lock_release(&locks[w->holding]);
+                CHECK(r == 0, "release of a held lock: %d", r);
+                w->holding = -1;
+            }
+            CHECK(AWAIT_ERROR == 0 || AWAIT_ERROR == ASYNCIO_ECANCELLED, "lock: %d", AWAIT_ERROR);
+            if (must_raise(w, AWAIT_ERROR))
+                ASYNC_RAISE(AWAIT_ERROR);
+        } else if (STEP->kind == ST_AWAIT) {
+            /* Awaiting self, or a task that (transitively) awaits us. */
+            w->would_cycle = chain_reaches(OTHER, &slots[w->slot].task);
+            ASYNC_TRY(AWAIT_TASK(OTHER));
+            if (w->would_cycle)
+                CHECK(AWAIT_ERROR == ASYNCIO_ECANTWAIT || AWAIT_ERROR == ASYNCIO_ECANCELLED,
+                      "an await closing a cycle gave %d", AWAIT_ERROR);
+            if (must_raise(w, AWAIT_ERROR))
+                ASYNC_RAISE(AWAIT_ERROR);
+        } else if (STEP->kind == ST_GATHER) {
+            w->gt[0] = &slots[STEP->a % NSLOTS].task;
+            w->gt[1] = &slots[STEP->b % NSLOTS].task;
+            w->gt[2] = &slots[STEP->c % NSLOTS].task;
+            ASYNC_TRY(AWAIT(asyncio_gather(&w->g, w->gt, 1 + STEP->c % 3, w->gout, STEP->b & 1)));
+            if (must_raise(w, AWAIT_ERROR))
+                ASYNC_RAISE(AWAIT_ERROR);
+        } else if (STEP->kind == ST_WAIT_FOR || STEP->kind == ST_WAIT_FOR_TASK) {
+            if (!(w->wf.runner.state != ASYNCIO_TASK_PENDING &&
+                  w->wf.inner.state != ASYNCIO_TASK_PENDING))
+                continue; /* the last wait_for's tasks still run: its storage is busy */
+            if (STEP->kind == ST_WAIT_FOR) {
+                w->child.ms = decode_ms(STEP->a) % 300;
+                w->child.stubborn = STEP->c & 1;
+                ASYNC_TRY(AWAIT(asyncio_wait_for_ms(
+                    &w->wf, asyncio_coro_init(&w->child.co, child_fn), decode_ms(STEP->b))));
+            } else {
+                ASYNC_TRY(AWAIT(asyncio_wait_for_task_ms(&w->wf, OTHER, decode_ms(STEP->b))));
+            }
+            if (must_raise(w, AWAIT_ERROR))
+                ASYNC_RAISE(AWAIT_ERROR);
+        } else if (STEP->kind == ST_FLAG) {
+            ASYNC_TRY(AWAIT_FLAG(&flags[STEP->a % NFLAGS]));
+            CHECK(AWAIT_ERROR == 0 || AWAIT_ERROR == ASYNCIO_ECANCELLED ||
+                      AWAIT_ERROR == ASYNCIO_EBUSY,
+                  "flag wait: %d", AWAIT_ERROR);
+            if (must_raise(w, AWAIT_ERROR))
+                ASYNC_RAISE(AWAIT_ERROR);
+        } else if (STEP->kind == ST_RAISE) {
+            ASYNC_RAISE(ASYNCIO_EUSER(STEP->a));
+        } else if (STEP->kind == ST_RETURN) {
+            ASYNC_RETURN(STEP->a);
+        } else if (STEP->kind == ST_IGNORE_CANCEL) {
+            w->ignore_cancel += STEP->a % 3;
+        } else if (STEP->kind == ST_CANCEL) {
+            r = cancel_safely(OTHER);
+            if (OTHER == &slots[w->slot].task)
+                CHECK(r == ASYNCIO_ESELF, "cancel self: %d", r);
+        } else if (STEP->kind == ST_CREATE) {
+            i = STEP->a % NSLOTS;
+            if (i != w->slot)
+                create_worker(i);
+        }
+    }
+    ASYNC_FINALLY;
+    check_all();
+    if (w->holding >= 0) {
+        holders[w->holding]--;
+        r = asyncio_lock_release(&locks[w->holding]);
+        CHECK(r == 0, "release in finally: %d", r);
+        w->holding = -1;
+    }
+    CHECK(w->finished == 0, "slot %d: FINALLY ran twice", w->slot);
+    w->finished = 1;
+    ASYNC_END;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The director (main task) and the end                                     */
+/* ------------------------------------------------------------------------ */
+
+static void on_exception(asyncio_loop *loop, const asyncio_context *ctx)
+{
+    int i = ctx->task ? task_index(ctx->task) : -1;
+    (void)loop;
+    handler_calls++;
+    CHECK(i >= 0, "exception handler: unknown task");
+    CHECK(ctx->task->state == ASYNCIO_TASK_DONE, "exception handler: task %d not done", i);
+    CHECK(ctx->error != 0 && ctx->error != ASYNCIO_ECANCELLED, "exception handler: error %d",
+          ctx->error);
+    if (i % 3 == 0 && i < NSLOTS * 3) {
+        CHECK(slots[i / 3].reported == 0, "slot %d reported twice", i / 3);
+        slots[i / 3].reported++;
+    }
+}
+
+/* Cancel every pending task; the number cancelled. */
+static int cancel_all(void)
+{
+    int i, n = 0;
+    for (i = 0; i < NSLOTS * 3; i++) {
+        asyncio_task *t = task_at(i);
+        if (t->state == ASYNCIO_TASK_PENDING && t->gen == asyncio_L_.gen) {
+            n++;
+            cancel_safely(t);
+        }
+    }
+    return n;
+}
+
+static unsigned director_rounds;
+static asyncio_flag *flag_watched;
+static const asyncio_task *flag_waiter;
+
+static int director_fn(asyncio_coro *co)
+{
+    unsigned op;
+    int r, j;
+    check_all();
+    /* A flag set with a waiter: after one pass the waiter must have left it. */
+    if (flag_watched) {
+        CHECK(flag_watched->waiters.tail != flag_waiter || flag_waiter->where != ASYNCIO_IN_WAITQ_,
+              "flag set but its waiter was not woken (lost wake-up)");
+        flag_watched = NULL;
+    }
+    ASYNC_BEGIN(co);
+    while (in_pos < in_len && director_rounds < MAX_OPS) {
+        director_rounds++;
+        op = next_byte() % 12;
+        j = (int)(next_byte() % NSLOTS);
+        if (op <= 2) {
+            create_worker(j);
+        } else if (op == 3) {
+            if (slots[j].task.state != ASYNCIO_TASK_NEW)
+                cancel_safely(&slots[j].task);
+        } else if (op == 4) {
+            asyncio_event_set(&events[j % NEVENTS]);
+            CHECK(!events[j % NEVENTS].waiters.tail, "Event set left waiters");
+        } else if (op == 5) {
+            asyncio_event_clear(&events[j % NEVENTS]);
+        } else if (op == 6) {
+            flag_watched = &flags[j % NFLAGS];
+            flag_waiter = flag_watched->waiters.tail;
+            if (!flag_waiter)
+                flag_watched = NULL;
+            asyncio_flag_set(&flags[j % NFLAGS]);
+            YIELD;
+        } else if (op == 7) {
+            asyncio_flag_clear(&flags[j % NFLAGS]);
+        } else if (op == 8) {
+            AWAIT_SLEEP_MS(decode_ms(next_byte()) % 1000);
+        } else if (op == 9) {
+            YIELD;
+        } else if (op == 10) {
+            if (!locks[j % NLOCKS].locked) {
+                r = asyncio_lock_release(&locks[j % NLOCKS]);
+                CHECK(r == ASYNCIO_ENOTHELD, "release of a free lock: %d", r);
+            }
+        } else {
+            asyncio_value v;
+            if (slots[j].task.state != ASYNCIO_TASK_NEW) {
+                r = asyncio_task_result(&slots[j].task, &v);
+                CHECK((r == ASYNCIO_ESTATE) == (slots[j].task.state == ASYNCIO_TASK_PENDING),
+                      "task_result %d on a task in state %d", r, slots[j].task.state);
+            }
+        }
+    }
+    /* The end: cancel whatever is pending until nothing is. */
+    for (director_rounds = 0; cancel_all(); director_rounds++) {
+        CHECK(director_rounds < 10000, "tasks that never end despite cancellation");
+        if (director_rounds % 8 == 7)
+            AWAIT_SLEEP_MS(1);
+        else
+            YIELD;
+    }
+    ASYNC_END;
+}
+
+static int flusher_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    YIELD; /* report passes of failed tasks, flags disarmed */
+    YIELD;
+    ASYNC_END;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int i, r;
+    static const uint32_t starts[4] = {0, 0xFFFFFFFFu - 1000u, 0x7FFFFFFFu - 500u, 0};
+    in = data;
+    in_len = size;
+    in_pos = 0;
+    memset(slots, 0, sizeof slots);
+    memset(holders, 0, sizeof holders);
+    memset(&director_task, 0, sizeof director_task);
+    memset(&flusher_task, 0, sizeof flusher_task);
+    for (i = 0; i < NEVENTS; i++)
+        asyncio_event_init(&events[i]);
+    for (i = 0; i < NLOCKS; i++)
+        asyncio_lock_init(&locks[i]);
+    for (i = 0; i < NFLAGS; i++)
+        asyncio_flag_init(&flags[i]);
+    handler_calls = 0;
+    director_rounds = 0;
+    flag_watched = NULL;
+    wake_pending = 0;
+    vnow = 0;
+    r = (int)next_byte();
+    vbase = starts[r & 3];
+    if ((r & 3) == 3)
+        vbase = (uint32_t)next_byte() << 24 | (uint32_t)next_byte() << 16;
+    asyncio_new_event_loop();
+    asyncio_loop_set_exception_handler(asyncio_get_event_loop(), on_exception);
+
+    director_alive = 1;
+    r = asyncio_run(&director_task, asyncio_coro_init(&director_co, director_fn), NULL);
+    director_alive = 0;
+    CHECK(r == 0, "director failed: %d", r);
+    director_alive = 1;
+    r = asyncio_run(&flusher_task, asyncio_coro_init(&flusher_co, flusher_fn), NULL);
+    director_alive = 0;
+    CHECK(r == 0, "flusher failed: %d", r);
+
+    /* Everything ended exactly once; every queue is empty. */
+    check_all();
+    for (i = 0; i < NSLOTS; i++)
+        check_ended_once(i);
+    for (i = 0; i < NSLOTS * 3; i++) {
+        asyncio_task *t = task_at(i);
+        CHECK(t->state != ASYNCIO_TASK_PENDING, "task %d still pending at the end", i);
+        CHECK(t->where == ASYNCIO_IN_NONE_, "task %d still queued at the end (%d)", i, t->where);
+    }
+    CHECK(!asyncio_L_.run_head && !asyncio_L_.heap, "queues not empty at the end");
+    CHECK(!asyncio_L_.armed, "a flag is still armed at the end");
+    for (i = 0; i < NLOCKS; i++)
+        CHECK(!locks[i].locked && !locks[i].handed_to && !locks[i].waiters.tail,
+              "lock %d not free at the end", i);
+    return 0;
+}
