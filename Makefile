@@ -41,7 +41,7 @@ $(BUILD)/%/port_posix.o: port_posix.c asyncio.h
 
 # Host tests, once per compiler.
 define host_tests
-$(BUILD)/$(1)/tests/%: tests/%.c $(CORE) tests/trace.h
+$(BUILD)/$(1)/tests/%: tests/%.c $(CORE) tests/trace.h tests/coros.h
 	@mkdir -p $$(dir $$@)
 	$(1) $(STD) $(WARN) $$(CFLAGS) -I. -Itests $$< port_posix.c -o $$@ $$(TEST_LIBS)
 endef

@@ -6,6 +6,7 @@
  */
 #include "asyncio.h"
 #include "trace.h"
+#include "coros.h"
 
 static void virtual_clock(void) { asyncio_posix_virtual_time(1, 0); }
 TestSuite(tasks, .init = virtual_clock, .timeout = 10);
@@ -756,28 +757,6 @@ Test(tasks, loop_stop_returns_from_run_forever_at_the_next_yield_and_it_can_be_r
 /* ------------------------------------------------------------------------ */
 /* micropython: sleep_ms overflow, wait_for_ms                              */
 /* ------------------------------------------------------------------------ */
-
-struct mp_task {
-    asyncio_coro co;
-    int id;
-    int64_t ms;
-};
-static int mp_task_fn(asyncio_coro *co)
-{
-    struct mp_task *f = (struct mp_task *)co;
-    ASYNC_BEGIN(co);
-    trace("task start %d", f->id);
-    AWAIT_SLEEP_MS(f->ms);
-    trace("task end %d", f->id);
-    ASYNC_RETURN(f->id * 2);
-    ASYNC_END;
-}
-static asyncio_coro *mp_task(struct mp_task *f, int id, int64_t ms)
-{
-    f->id = id;
-    f->ms = ms;
-    return asyncio_coro_init(&f->co, mp_task_fn);
-}
 
 struct mp_main {
     asyncio_coro co;

@@ -2,6 +2,7 @@
  * ValueError is ASYNCIO_EUSER(1). */
 #include "asyncio.h"
 #include "trace.h"
+#include "coros.h"
 
 static void setup(void) { asyncio_posix_virtual_time(1, 0); }
 TestSuite(wait_for, .init = setup, .timeout = 10);
@@ -21,28 +22,7 @@ static const char *repr(int err)
 
 /* ---- the coroutines of asyncio_wait_for.py ---- */
 
-/* task(id, t): start, sleep t, end, return id * 2 */
-struct task {
-    asyncio_coro co;
-    int id;
-    int32_t ms;
-};
-static int task_fn(asyncio_coro *co)
-{
-    struct task *f = (struct task *)co;
-    ASYNC_BEGIN(co);
-    trace("task start %d", f->id);
-    AWAIT_SLEEP_MS(f->ms);
-    trace("task end %d", f->id);
-    ASYNC_RETURN(f->id * 2);
-    ASYNC_END;
-}
-static asyncio_coro *task(struct task *f, int id, int32_t ms)
-{
-    f->id = id;
-    f->ms = ms;
-    return asyncio_coro_init(&f->co, task_fn);
-}
+/* task(id, t) is mp_task() in coros.h */
 
 /* task_catch(): sleeps 200 ms, ignoring a cancellation */
 static int task_catch_fn(asyncio_coro *co)
@@ -88,7 +68,7 @@ struct wf_cancel {
     asyncio_coro co;
     int ignore, id;
     int32_t ms, wait_ms;
-    struct task inner;
+    struct mp_task inner;
     asyncio_coro catcher;
     asyncio_wait_for_state wf;
 };
@@ -102,7 +82,7 @@ static int wf_cancel_fn(asyncio_coro *co)
                                             f->wait_ms)));
     } else {
         trace("task_wait_for_cancel start");
-        ASYNC_TRY(AWAIT(asyncio_wait_for_ms(&f->wf, task(&f->inner, f->id, f->ms), f->wait_ms)));
+        ASYNC_TRY(AWAIT(asyncio_wait_for_ms(&f->wf, mp_task(&f->inner, f->id, f->ms), f->wait_ms)));
     }
     if (AWAIT_ERROR == ASYNCIO_ECANCELLED) {
         trace(f->ignore ? "task_wait_for_cancel_ignore cancelled"
@@ -130,7 +110,7 @@ enum section { IN_TIME, TIMEOUT, TIMEOUT_IGNORED, RAISES, NO_TIMEOUT, CANCELLED_
 struct main1 {
     asyncio_coro co;
     enum section section;
-    struct task t;
+    struct mp_task t;
     asyncio_coro c;
     struct cancel_other o;
     asyncio_task tt, ot;
@@ -141,15 +121,15 @@ static int main1_fn(asyncio_coro *co)
     struct main1 *f = (struct main1 *)co;
     ASYNC_BEGIN(co);
     switch (f->section) {
-    case IN_TIME: asyncio_wait_for(&f->wf, task(&f->t, 1, 10), 10.0); break;
-    case TIMEOUT: asyncio_wait_for(&f->wf, task(&f->t, 2, 10000), 0.01); break;
+    case IN_TIME: asyncio_wait_for(&f->wf, mp_task(&f->t, 1, 10), 10.0); break;
+    case TIMEOUT: asyncio_wait_for(&f->wf, mp_task(&f->t, 2, 10000), 0.01); break;
     case TIMEOUT_IGNORED:
         asyncio_wait_for(&f->wf, asyncio_coro_init(&f->c, task_catch_fn), 0.1);
         break;
     case RAISES: asyncio_wait_for(&f->wf, asyncio_coro_init(&f->c, task_raise_fn), 1.0); break;
-    case NO_TIMEOUT: asyncio_wait_for_ms(&f->wf, task(&f->t, 3, 100), ASYNCIO_NO_TIMEOUT); break;
+    case NO_TIMEOUT: asyncio_wait_for_ms(&f->wf, mp_task(&f->t, 3, 100), ASYNCIO_NO_TIMEOUT); break;
     case CANCELLED_BY_OTHER:
-        asyncio_create_task(&f->tt, task(&f->t, 4, 10000));
+        asyncio_create_task(&f->tt, mp_task(&f->t, 4, 10000));
         f->o.ms = 10;
         f->o.other = &f->tt;
         asyncio_create_task(&f->ot, asyncio_coro_init(&f->o.co, cancel_other_fn));
