@@ -602,7 +602,9 @@ void asyncio_io_forget(asyncio_io *io);
         ASYNCIO_AWAIT_OUTCOME_(asyncio_err_);                                                      \
     } while (0)
 
-/* await task: wait for task `t` to end; its value is in AWAIT_RESULT. */
+/* await task: wait for task `t` to end; its value is in AWAIT_RESULT. Errors:
+ * its error, ECANCELLED, ECANTWAIT (`t` is gathered, is the caller, or waits
+ * for the caller: a deadlock), EINVAL (NULL, never created, dropped). */
 #define ASYNCIO_AWAIT_TASK(t)                                                                      \
     ASYNCIO_AWAIT_LEAF_(asyncio_await_task_start_(t, &asyncio_result_),                            \
                         asyncio_await_task_finish_(t, &asyncio_result_))
