@@ -19,11 +19,11 @@ FUZZ_BINS    := $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_NAMES))
 
 # The scheduler harness compiles the core itself (with its own port); the
 # stream harness links the POSIX port.
-$(BUILD)/fuzz/fuzz_scheduler: fuzz/fuzz_scheduler.c asyncio.h
+$(BUILD)/fuzz/fuzz_scheduler: fuzz/fuzz_scheduler.c fuzz/fuzz.h asyncio.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -I. $< -o $@
 
-$(BUILD)/fuzz/fuzz_stream: fuzz/fuzz_stream.c $(CORE) $(wildcard asyncio_stream.h)
+$(BUILD)/fuzz/fuzz_stream: fuzz/fuzz_stream.c fuzz/fuzz.h $(CORE) $(wildcard asyncio_stream.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -I. $< port_posix.c -o $@
 

@@ -55,18 +55,8 @@
 #define NLOCKS 2
 #define NFLAGS 2
 
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        fprintf(stderr, "fuzz_scheduler: invariant broken (line %d): ", __LINE__);                 \
-        fprintf(stderr, __VA_ARGS__);                                                              \
-        fprintf(stderr, "\n");                                                                     \
-        abort();                                                                                   \
-    } while (0)
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            FAIL(__VA_ARGS__);                                                                     \
-    } while (0)
+#define FUZZ_NAME "fuzz_scheduler (invariant)"
+#include "fuzz.h"
 
 /* ------------------------------------------------------------------------ */
 /* A virtual-time port                                                      */

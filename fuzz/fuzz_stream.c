@@ -31,18 +31,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        fprintf(stderr, "fuzz_stream: model broken (line %d): ", __LINE__);                        \
-        fprintf(stderr, __VA_ARGS__);                                                              \
-        fprintf(stderr, "\n");                                                                     \
-        abort();                                                                                   \
-    } while (0)
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            FAIL(__VA_ARGS__);                                                                     \
-    } while (0)
+#define FUZZ_NAME "fuzz_stream (model)"
+#include "fuzz.h"
 
 #define MAX_CHUNKS 32
 #define MAX_DATA (MAX_CHUNKS * 64)
