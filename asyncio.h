@@ -1052,6 +1052,12 @@ static asyncio_loop *asyncio_ready_loop_(void)
     return &asyncio_L_;
 }
 
+/* Created in this loop (pending or done), not dropped by new_event_loop. */
+static int asyncio_task_of_loop_(const asyncio_task *t)
+{
+    return t && t->state != ASYNCIO_TASK_NEW && t->gen == asyncio_L_.gen;
+}
+
 /* Pending, and in this loop (not dropped by new_event_loop). */
 static int asyncio_task_live_(const asyncio_task *t)
 {
@@ -1316,7 +1322,7 @@ int asyncio_await_task_start_(asyncio_task *t, asyncio_value *value)
     int r = asyncio_park_check_();
     if (r)
         return r;
-    if (!t || t->state == ASYNCIO_TASK_NEW || t->gen != asyncio_L_.gen)
+    if (!asyncio_task_of_loop_(t))
         return ASYNCIO_EINVAL;
     if (t->flags & ASYNCIO_F_GATHERED_ || asyncio_awaits_(t, cur))
         return ASYNCIO_ECANTWAIT; /* gathered, or awaiting it would close a cycle */
@@ -1621,7 +1627,7 @@ static int asyncio_gather_register_(asyncio_gather_state *g)
     size_t i;
     for (i = 0; i < g->n; i++) {
         asyncio_task *t = g->tasks[i];
-        if (!t || t->state == ASYNCIO_TASK_NEW || t->gen != asyncio_L_.gen)
+        if (!asyncio_task_of_loop_(t))
             return ASYNCIO_EINVAL;
         if ((t->flags & ASYNCIO_F_GATHERED_) ||
             (t->state == ASYNCIO_TASK_PENDING && t->done_to.awaiters.tail))
@@ -1885,7 +1891,7 @@ int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio
 {
     asyncio_value ignored;
     asyncio_ready_loop_();
-    if (loop != &asyncio_L_ || !t || t->state == ASYNCIO_TASK_NEW || t->gen != asyncio_L_.gen)
+    if (loop != &asyncio_L_ || !asyncio_task_of_loop_(t))
         return ASYNCIO_EINVAL;
     if (asyncio_L_.running)
         return ASYNCIO_EBUSY;
