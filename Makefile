@@ -1,59 +1,115 @@
 # asyncio.h -- build, demo, tests.  `make help` lists the targets.
+#
+# Every build step depends (order-only) on `deps`, which installs what is
+# missing first (Debian/Ubuntu, as root), so `make demo` and `make test`
+# both work as the first command on a fresh machine. Nothing here is
+# decided from what happens to be installed when make reads this file.
 CC       ?= cc
 STD      := -std=c99
 WARN     := -Wall -Wextra -Wpedantic -Werror -Wimplicit-fallthrough
 CFLAGS   ?= -O2 -g
 BUILD    := build
-CORE     := asyncio.h port_posix.c
+HDRS     := asyncio.h asyncio_stream.h port_posix.h
 COMPILERS := gcc clang
 
 TEST_SRCS := $(wildcard tests/test_*.c)
-TEST_LIBS := -lcriterion -lpthread
+TEST_HDRS := $(wildcard tests/*.h)
+TLS_LIBS  := -lmbedtls -lmbedx509 -lmbedcrypto
+TEST_LIBS := $(TLS_LIBS) -lcriterion -lpthread
 
-# Fragments add their own targets and append to TEST_TARGETS / DEMO_TARGETS.
+# ---- library variants --------------------------------------------------
+# A variant is a compiler and flags; each builds the core (src/asyncio.c),
+# the streams with TLS (src/asyncio_stream.c) and the POSIX port into
+# build/<variant>/libasyncio.a, and links the test programs against it.
+#   gcc, clang   the test builds (-O2 -g)
+#   poll         gcc with port_posix.c's poll() backend instead of epoll
+#   asan, tsan   sanitizer builds (tests/check.mk, tests/sync.mk)
+#   fuzz         libFuzzer instrumentation (fuzz/fuzz.mk)
+# Test builds also check, at run time, that every loop call comes from the
+# loop's thread (ASYNCIO_CHECK_THREAD, where the core offers it).
+TEST_DEFS       := -DASYNCIO_STREAM_TLS
+VARIANTS        := gcc clang poll
+VARIANT_CC_gcc   := gcc
+VARIANT_CC_clang := clang
+VARIANT_CC_poll  := gcc
+VARIANT_FLAGS_gcc   = $(CFLAGS)
+VARIANT_FLAGS_clang = $(CFLAGS)
+VARIANT_FLAGS_poll  = $(CFLAGS) -DASYNCIO_POSIX_POLL
+LIB_SRCS := src/asyncio.c src/asyncio_stream.c port_posix.c
+
+# Fragments add their own targets and append to TEST_TARGETS / DEMO_TARGETS
+# (and VARIANTS). They are part of the build: a missing one is an error.
 TEST_TARGETS :=
 DEMO_TARGETS :=
--include examples/examples.mk
--include tests/arm/arm.mk
--include bench/bench.mk
--include asyncio_stream.mk
--include tests/sync.mk
--include tests/check.mk
--include fuzz/fuzz.mk
+include examples/examples.mk
+include tests/arm/arm.mk
+include bench/bench.mk
+include tests/sync.mk
+include tests/check.mk
+include fuzz/fuzz.mk
+-include local.mk
 
-.PHONY: all demo test test-host test-compile-fail test-nomalloc deps format format-check clean help
+.PHONY: all demo test test-host test-poll test-compile-fail test-nomalloc deps format format-check clean help FORCE
 
-all: $(BUILD)/gcc/port_posix.o $(DEMO_BINS)
+all: $(foreach v,gcc clang,$(BUILD)/$(v)/libasyncio.a) $(DEMO_BINS)
 
 help:
-	@echo "make            build the core (and the examples)"
+	@echo "make            build the library and the examples"
 	@echo "make demo       run the documented examples on the POSIX port"
 	@echo "make test       install what is missing, run every test"
+	@echo "make check      sanitizers (ASan+UBSan, TSan) and valgrind (part of make test)"
+	@echo "make bench      benchmarks against peers, writes BENCHMARKS.md"
+	@echo "make test-arm   the Cortex-M images under qemu (part of make test)"
 	@echo "make format     clang-format the sources; make format-check checks"
 	@echo "make clean      remove build/"
 
 deps:
 	@bash tools/deps.sh
 
-$(BUILD)/%/port_posix.o: port_posix.c asyncio.h
-	@mkdir -p $(dir $@)
-	$* $(STD) $(WARN) $(CFLAGS) -c $< -o $@
-
-# Host tests, once per compiler.
-define host_tests
-$(BUILD)/$(1)/tests/%: tests/%.c $(CORE) tests/trace.h tests/coros.h
+# $(call variant_rules,name): the library and the test programs of one variant.
+# build/<v>/config holds the variant's compile line; it is rewritten only when
+# that line changes, and everything of the variant depends on it, so a change
+# of flags rebuilds what it must.
+define variant_rules
+$(BUILD)/$(1)/config: FORCE
 	@mkdir -p $$(dir $$@)
-	$(1) $(STD) $(WARN) $$(CFLAGS) -I. -Itests $$< port_posix.c -o $$@ $$(TEST_LIBS)
+	@echo '$(VARIANT_CC_$(1)) $(STD) $(WARN) $(TEST_DEFS) $(VARIANT_FLAGS_$(1)) $(TEST_LIBS)' \
+	  | cmp -s - $$@ || echo '$(VARIANT_CC_$(1)) $(STD) $(WARN) $(TEST_DEFS) $(VARIANT_FLAGS_$(1)) $(TEST_LIBS)' >$$@
+
+$(BUILD)/$(1)/lib/%.o: src/%.c $(HDRS) $(BUILD)/$(1)/config | deps
+	@mkdir -p $$(dir $$@)
+	$(VARIANT_CC_$(1)) $(STD) $(WARN) $(TEST_DEFS) $(VARIANT_FLAGS_$(1)) -I. -c $$< -o $$@
+
+$(BUILD)/$(1)/lib/port_posix.o: port_posix.c $(HDRS) $(BUILD)/$(1)/config | deps
+	@mkdir -p $$(dir $$@)
+	$(VARIANT_CC_$(1)) $(STD) $(WARN) $(TEST_DEFS) $(VARIANT_FLAGS_$(1)) -I. -c $$< -o $$@
+
+$(BUILD)/$(1)/libasyncio.a: $(patsubst %.c,$(BUILD)/$(1)/lib/%.o,$(notdir $(LIB_SRCS)))
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(BUILD)/$(1)/tests/%: tests/%.c $(TEST_HDRS) $(BUILD)/$(1)/libasyncio.a | deps
+	@mkdir -p $$(dir $$@)
+	$(VARIANT_CC_$(1)) $(STD) $(WARN) $(TEST_DEFS) $(VARIANT_FLAGS_$(1)) -I. -Itests $$< \
+	    $(BUILD)/$(1)/libasyncio.a -o $$@ $(TEST_LIBS)
 endef
-$(foreach c,$(COMPILERS),$(eval $(call host_tests,$(c))))
+$(foreach v,$(VARIANTS),$(eval $(call variant_rules,$(v))))
 
+# Host tests, once per compiler. A suite that runs no test fails
+# (tools/run_suites.sh reads Criterion's "Tested: N").
 HOST_TEST_BINS := $(foreach c,$(COMPILERS),$(patsubst tests/%.c,$(BUILD)/$(c)/tests/%,$(TEST_SRCS)))
+test-host: $(HOST_TEST_BINS)
+	@bash tools/run_suites.sh $^
 
-test-host: deps $(HOST_TEST_BINS)
-	@set -e; for t in $(HOST_TEST_BINS); do echo "== $$t"; $$t --jobs 2; done
+# The poll() backend of port_posix.c: the suites that wait on descriptors,
+# flags and timers, against a library built without epoll.
+POLL_SUITES := test_loop test_flag test_stream test_stream_tls test_misuse
+test-poll: $(addprefix $(BUILD)/poll/tests/,$(POLL_SUITES))
+	@bash tools/run_suites.sh $^
 
 # Misuse the compiler must reject, with the control case that must compile.
-test-compile-fail:
+test-compile-fail: | deps
+	@mkdir -p $(BUILD)
 	@set -e; for cc in $(COMPILERS); do \
 	  $$cc $(STD) $(WARN) -I. -c tests/compile_fail/one_await_per_line.c -o /dev/null; \
 	  if $$cc $(STD) $(WARN) -I. -c tests/compile_fail/two_awaits_on_one_line.c -o /dev/null 2>$(BUILD)/cf.log; \
@@ -61,11 +117,11 @@ test-compile-fail:
 	  grep -q "duplicate case" $(BUILD)/cf.log; done; echo "compile-fail: 2 compilers reject two awaits on one line"
 
 # The core never allocates: its object file references no allocator.
-test-nomalloc: $(BUILD)/gcc/port_posix.o
+test-nomalloc: $(BUILD)/gcc/lib/asyncio.o
 	@if nm -u $< | grep -E ' (malloc|calloc|realloc|free|aligned_alloc|posix_memalign)$$'; \
 	  then echo "the core references an allocator" >&2; exit 1; fi; echo "nomalloc: no allocator referenced"
 
-test: test-host test-compile-fail test-nomalloc $(TEST_TARGETS)
+test: test-host test-poll test-compile-fail test-nomalloc $(TEST_TARGETS)
 	@echo "make test: all passed"
 
 demo: $(DEMO_TARGETS)

@@ -1,12 +1,14 @@
 /*
  * asyncio.h -- MicroPython's asyncio as stackless C coroutines.
  *
- * One header. In exactly one .c file (the port file is the natural place):
+ * One header, stb-style. In exactly one .c file of your program:
  *
  *     #define ASYNCIO_IMPLEMENTATION
  *     #include "asyncio.h"
  *
- * Every other file just includes it. C99; the core never allocates.
+ * (or compile src/asyncio.c, which is just that). Every other file just
+ * includes it. Link one port (port_posix.c, port_openmv.c, or yours: see
+ * "The port interface" below). C99; the core never allocates.
  *
  * ---------------------------------------------------------------------------
  * A FIVE-MINUTE TUTORIAL
@@ -145,6 +147,7 @@ extern "C" {
 #define ASYNCIO_ETLS_NOCERT (-1052) /* streams: TLS peer sent no certificate, one is required */
 #define ASYNCIO_ETLS_VERIFY (-1053) /* streams: TLS peer's certificate failed verification */
 #define ASYNCIO_ETLS_ALERT (-1054)  /* streams: TLS peer ended the handshake with a fatal alert */
+#define ASYNCIO_EOVERRUN (-1055)    /* streams: a device dropped received bytes (ring overflow) */
 #define ASYNCIO_OSERROR(e) (-(e))
 #define ASYNCIO_EUSER(n) (-2000 - (n))
 
@@ -663,9 +666,14 @@ void asyncio_io_forget(asyncio_io *io);
 /* The port interface: what a port file provides                             */
 /* ======================================================================== */
 /*
- * A port is five functions (port_posix.c, port_openmv.c are examples):
+ * A port is these functions (port_posix.c, port_openmv.c are examples). It
+ * is only the port: the core is compiled where ASYNCIO_IMPLEMENTATION is
+ * defined, never inside a port file.
  *
- *  asyncio_port_init()        once, before the loop is first used.
+ *  asyncio_port_init()        before the loop is first used (and again after
+ *                             asyncio_port_deinit()).
+ *  asyncio_port_deinit()      release what init took (descriptors...); the
+ *                             loop calls it from asyncio_loop_close().
  *  asyncio_port_ticks_ms()    a free-running millisecond counter, wrapping
  *                             at 2^32.
  *  asyncio_port_wait(ms)      idle: return after `ms` milliseconds (ms < 0:
@@ -684,31 +692,19 @@ void asyncio_io_forget(asyncio_io *io);
  *                             and call asyncio_io_ready() from
  *                             asyncio_port_wait() when it is ready. Return 0,
  *                             or ASYNCIO_EINVAL where there is no I/O.
+ *  asyncio_port_report(ctx)   the default exception handler's output (stderr
+ *                             on a host, a hook on a device); unused when
+ *                             ASYNCIO_REPORT is defined.
  */
 void asyncio_port_init(void);
+void asyncio_port_deinit(void);
 uint32_t asyncio_port_ticks_ms(void);
 void asyncio_port_wait(int32_t timeout_ms);
 void asyncio_port_wake(void);
 uint32_t asyncio_port_critical_enter(void);
 void asyncio_port_critical_exit(uint32_t state);
 int asyncio_port_io_watch(asyncio_io *io, unsigned events);
-
-/* POSIX port extras (port_posix.c): a virtual clock for tests. When on, time
- * stands still while tasks run and jumps to the next deadline when the loop
- * idles, so timing scenarios run instantly and exactly. */
-void asyncio_posix_virtual_time(int on, uint32_t start_ms);
-
-/* OpenMV / Cortex-M port extras (port_openmv.c). The camera's frame-ready ISR
- * calls asyncio_openmv_frame_irq() (IRQ-safe), which sets the flag a frame
- * task awaits. The firmware may override the weak LED and report hooks. */
-extern asyncio_flag asyncio_openmv_frame_flag;
-extern volatile uint32_t asyncio_openmv_frame_count;
-void asyncio_openmv_frame_irq(void);
-void asyncio_openmv_led(int led, int on);
-void asyncio_openmv_report(const asyncio_context *ctx);
-void asyncio_openmv_systick_irq(void);
-uint32_t asyncio_openmv_ticks_hook(void);
-uint32_t asyncio_openmv_cycles(void);
+void asyncio_port_report(const asyncio_context *ctx);
 
 /* ======================================================================== */
 /* Private: called by the macros above; not part of the API                  */
@@ -740,12 +736,10 @@ int asyncio_io_wait_start_(asyncio_io *io, unsigned events);
 #if defined(ASYNCIO_IMPLEMENTATION) && !defined(ASYNCIO_IMPLEMENTATION_DONE_)
 #define ASYNCIO_IMPLEMENTATION_DONE_
 
-/* How the default exception handler reports; define it to fit your board. */
+/* How the default exception handler reports: through the port, unless the
+ * translation unit that compiles the core defines its own. */
 #ifndef ASYNCIO_REPORT
-#include <stdio.h>
-#define ASYNCIO_REPORT(ctx)                                                                        \
-    fprintf(stderr, "asyncio: %s: %s (%d), task %p\n", (ctx)->message,                             \
-            asyncio_strerror((ctx)->error), (ctx)->error, (void *)(ctx)->task)
+#define ASYNCIO_REPORT(ctx) asyncio_port_report(ctx)
 #endif
 
 /* Where a task is (asyncio_task.where). */
@@ -800,6 +794,7 @@ const char *asyncio_strerror(int err)
     case ASYNCIO_ETLS_NOCERT: return "TLS: no client certificate";
     case ASYNCIO_ETLS_VERIFY: return "TLS: certificate verification failed";
     case ASYNCIO_ETLS_ALERT: return "TLS: fatal alert from the peer";
+    case ASYNCIO_EOVERRUN: return "receive overrun: bytes were lost";
     default: break;
     }
     if (err < 0 && err > -1000)
@@ -1956,6 +1951,8 @@ int asyncio_loop_close(asyncio_loop *loop)
         return ASYNCIO_EBUSY;
     asyncio_loop_reset_();
     asyncio_L_.closed = 1;
+    asyncio_port_deinit(); /* the port's descriptors go too; new_event_loop() re-inits */
+    asyncio_L_.ready = 0;
     return ASYNCIO_OK;
 }
 

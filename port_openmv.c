@@ -42,25 +42,7 @@
  *                                before each WFI, i.e. at the worst moment for
  *                                an interrupt to arrive.
  */
-#include <stdint.h>
-
-/* The default exception handler reports through a hook, not stdio. */
-struct asyncio_context;
-void asyncio_openmv_report(const struct asyncio_context *ctx);
-#ifndef ASYNCIO_REPORT
-#define ASYNCIO_REPORT(ctx) asyncio_openmv_report(ctx)
-#endif
-#define ASYNCIO_IMPLEMENTATION
-#include "asyncio.h"
-
-/* ---- OpenMV port extras (the public face of this file) ---- */
-extern asyncio_flag asyncio_openmv_frame_flag;
-extern volatile uint32_t asyncio_openmv_frame_count;
-void asyncio_openmv_frame_irq(void);
-void asyncio_openmv_led(int led, int on);
-void asyncio_openmv_systick_irq(void);    /* without ASYNCIO_OPENMV_EXTERNAL_TICK */
-uint32_t asyncio_openmv_ticks_hook(void); /* with it: the firmware provides this */
-uint32_t asyncio_openmv_cycles(void);     /* DWT cycle counter, 0 where absent */
+#include "port_openmv.h"
 
 #ifndef ASYNCIO_OPENMV_CORE_HZ
 #define ASYNCIO_OPENMV_CORE_HZ 480000000u
@@ -266,4 +248,9 @@ __attribute__((weak)) void asyncio_openmv_led(int led, int on)
     (void)on;
 }
 
-__attribute__((weak)) void asyncio_openmv_report(const struct asyncio_context *ctx) { (void)ctx; }
+__attribute__((weak)) void asyncio_openmv_report(const asyncio_context *ctx) { (void)ctx; }
+
+void asyncio_port_report(const asyncio_context *ctx) { asyncio_openmv_report(ctx); }
+
+/* SysTick keeps counting: other firmware may read the tick after close(). */
+void asyncio_port_deinit(void) {}

@@ -1,5 +1,8 @@
 /*
- * port_posix.c -- asyncio.h on Linux / POSIX.
+ * port_posix.c -- the asyncio.h port for Linux / POSIX: the port interface
+ * (see asyncio.h) and nothing else. The core is compiled where
+ * ASYNCIO_IMPLEMENTATION is defined; port_posix.h declares this port's
+ * extras.
  *
  *  ticks    CLOCK_MONOTONIC in milliseconds (wrapping at 2^32), or a virtual
  *           clock for tests (asyncio_posix_virtual_time).
@@ -8,22 +11,20 @@
  *  wake     write() is async-signal-safe and thread-safe: asyncio_flag_set()
  *           works from signal handlers and other threads.
  *  critical nothing to mask on a host; the flag uses atomics instead.
- *  io       epoll (poll() elsewhere) over the watched descriptors plus the
- *           wake pipe; asyncio_stream.h's implementation is compiled here.
- *
- * This file holds the one implementation of the core.
+ *  io       epoll on Linux, poll() elsewhere (or with -DASYNCIO_POSIX_POLL)
+ *           over the watched descriptors plus the wake pipe.
+ *  deinit   closes the wake pipe and the epoll descriptor (loop_close()).
+ *  report   the default exception handler prints to stderr.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#define ASYNCIO_IMPLEMENTATION
-#include "asyncio.h"
-#define ASYNCIO_STREAM_IMPLEMENTATION
-#include "asyncio_stream.h"
+#include "port_posix.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,6 +118,12 @@ void asyncio_port_wake(void)
     errno = saved;
 }
 
+void asyncio_port_report(const asyncio_context *ctx)
+{
+    fprintf(stderr, "asyncio: %s: %s (%d), task %p\n", ctx->message, asyncio_strerror(ctx->error),
+            ctx->error, (void *)ctx->task);
+}
+
 uint32_t asyncio_port_critical_enter(void) { return 0; }
 
 void asyncio_port_critical_exit(uint32_t state) { (void)state; }
@@ -128,12 +135,32 @@ void asyncio_port_critical_exit(uint32_t state) { (void)state; }
 /* the set as soon as its waiters are woken.                                */
 /* ------------------------------------------------------------------------ */
 
-#ifdef __linux__
+static void asyncio_posix_io_deinit_(void);
+
+void asyncio_port_deinit(void)
+{
+    int i;
+    asyncio_posix_io_deinit_();
+    for (i = 0; i < 2; i++) {
+        if (asyncio_posix_pipe_[i] >= 0)
+            close(asyncio_posix_pipe_[i]);
+        asyncio_posix_pipe_[i] = -1;
+    }
+}
+
+#if defined(__linux__) && !defined(ASYNCIO_POSIX_POLL)
 #include <sys/epoll.h>
 
 static int asyncio_posix_epfd_ = -1;
 
 static int asyncio_posix_io_active_(void) { return asyncio_posix_epfd_ >= 0; }
+
+static void asyncio_posix_io_deinit_(void)
+{
+    if (asyncio_posix_epfd_ >= 0)
+        close(asyncio_posix_epfd_);
+    asyncio_posix_epfd_ = -1;
+}
 
 /* Create the epoll set (with the wake pipe in it) on first use. */
 static int asyncio_posix_epoll_(void)
@@ -195,7 +222,7 @@ static int asyncio_posix_io_wait_(int timeout_ms, int *woken)
     return ready;
 }
 
-#else /* !__linux__: poll() over a table of watched descriptors */
+#else /* poll() over a table of watched descriptors */
 
 #ifndef ASYNCIO_POSIX_MAX_IO
 #define ASYNCIO_POSIX_MAX_IO 256
@@ -205,6 +232,8 @@ static struct pollfd asyncio_posix_pfds_[ASYNCIO_POSIX_MAX_IO + 1];
 static int asyncio_posix_nio_;
 
 static int asyncio_posix_io_active_(void) { return asyncio_posix_nio_ > 0; }
+
+static void asyncio_posix_io_deinit_(void) { asyncio_posix_nio_ = 0; }
 
 int asyncio_port_io_watch(asyncio_io *io, unsigned events)
 {

@@ -10,7 +10,7 @@
  *   timers N     N tasks sleep a random 1..50 ms: CPU ns per timer (schedule + expire)
  */
 #define _POSIX_C_SOURCE 200809L
-#include "asyncio.h"
+#include "port_posix.h"
 
 #include <pthread.h>
 #include <stdio.h>

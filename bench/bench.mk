@@ -5,12 +5,14 @@ BENCH := $(BUILD)/bench
 bench-deps:
 	@bash tools/deps.sh bench
 
-$(BENCH)/bench: bench/bench.c $(CORE)
+# The programs link the gcc test library (-O2; the streams with TLS).
+BENCH_LIB := $(BUILD)/gcc/libasyncio.a
+$(BENCH)/bench: bench/bench.c $(BENCH_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) -O2 -I. $< port_posix.c -o $@ -lpthread
-$(BENCH)/echo_server: bench/echo_server.c $(CORE) asyncio_stream.h
+	gcc $(STD) $(WARN) $(TEST_DEFS) -O2 -I. $< $(BENCH_LIB) -o $@ $(TLS_LIBS) -lpthread
+$(BENCH)/echo_server: bench/echo_server.c $(BENCH_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) -O2 -I. $< port_posix.c -o $@ -lpthread
+	gcc $(STD) $(WARN) $(TEST_DEFS) -O2 -I. $< $(BENCH_LIB) -o $@ $(TLS_LIBS) -lpthread
 $(BENCH)/echo_load: bench/echo_load.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) -O2 $< -o $@
@@ -18,7 +20,7 @@ $(BENCH)/uv_%: bench/uv_%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) -O2 $< -o $@ -luv
 # Struct sizes on the host (the ARM ones come from tests/arm/arm.mk's `size`).
-$(BENCH)/sizes.o: tests/arm/sizes.c asyncio.h
+$(BENCH)/sizes.o: tests/arm/sizes.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) -I. -c $< -o $@
 # The core as a minimal application carries it: linked with --gc-sections.

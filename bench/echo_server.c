@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "asyncio_stream.h"
+#include "port_posix.h"
 
 #include <stdlib.h>
 #include <sys/resource.h>

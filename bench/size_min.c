@@ -10,6 +10,8 @@
 #include "asyncio.h"
 
 void asyncio_port_init(void) {}
+void asyncio_port_deinit(void) {}
+void asyncio_port_report(const asyncio_context *ctx) { (void)ctx; }
 uint32_t asyncio_port_ticks_ms(void) { return 0; }
 void asyncio_port_wait(int32_t timeout_ms) { (void)timeout_ms; }
 void asyncio_port_wake(void) {}

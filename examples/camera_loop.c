@@ -24,8 +24,10 @@
  *
  * Run: build/examples/camera_loop [--virtual]   (1 s in real time)
  */
-#define _XOPEN_SOURCE 700 /* setitimer, sigaction */
+#define _XOPEN_SOURCE 700      /* setitimer, sigaction */
+#define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "port_posix.h"
 
 #include <signal.h>
 #include <stdarg.h>

@@ -27,7 +27,9 @@
  *
  * Run: build/examples/cancellation [--virtual]
  */
+#define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "port_posix.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -4,6 +4,8 @@
  *     (defaults: 127.0.0.1 8888 "hello, echo")
  */
 #define _POSIX_C_SOURCE 200809L
+#define ASYNCIO_IMPLEMENTATION        /* this file compiles the core ... */
+#define ASYNCIO_STREAM_IMPLEMENTATION /* ... and the streams (stb-style) */
 #include "asyncio_stream.h"
 
 #include <stdio.h>

@@ -6,6 +6,8 @@
  * leaves. Each handler echoes what it reads until the client closes.
  */
 #define _POSIX_C_SOURCE 200809L
+#define ASYNCIO_IMPLEMENTATION        /* this file compiles the core ... */
+#define ASYNCIO_STREAM_IMPLEMENTATION /* ... and the streams (stb-style) */
 #include "asyncio_stream.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 # examples/examples.mk -- build, run and check the documented examples.
-# Included by the Makefile (which defines STD, WARN, CFLAGS, BUILD, CORE).
+# Included by the Makefile (which defines STD, WARN, CFLAGS, BUILD, HDRS).
 #
 #   make                      builds every examples/*.c that has a main()
 #   make demo [VIRTUAL=1]     runs them in turn (real time, or --virtual)
@@ -22,19 +22,21 @@ EXAMPLE_RUN   := $(filter $(EXAMPLE_NAMES),$(EXAMPLE_RUN))
 EXAMPLE_ORDER := hello_world heartbeat say_after nested sleepy factorial blink camera_loop \
                  cancellation
 EXAMPLE_RUN   := $(filter $(EXAMPLE_RUN),$(EXAMPLE_ORDER)) $(filter-out $(EXAMPLE_ORDER),$(EXAMPLE_RUN))
-# Streams, when present: header-only or with its own source file.
-EXAMPLE_DEPS  := $(CORE) $(wildcard asyncio_stream.h)
-EXAMPLE_LINK  := port_posix.c $(wildcard asyncio_stream.c)
+EXAMPLE_DEPS  := $(HDRS)
+EXAMPLE_LINK  := port_posix.c
 
 DEMO_BINS     += $(addprefix $(BUILD)/examples/,$(EXAMPLE_NAMES))
 DEMO_TARGETS  += demo-examples
 TEST_TARGETS  += test-examples test-readme
 
-$(BUILD)/examples/%: examples/%.c $(EXAMPLE_DEPS)
+$(BUILD)/examples/%: examples/%.c $(EXAMPLE_DEPS) | deps
 	@mkdir -p $(dir $@)
 	$(EXAMPLE_CC) $(STD) $(WARN) $(CFLAGS) -I. $< $(EXAMPLE_LINK) -o $@ $(EXAMPLE_LIBS)
 
-.PHONY: demo-examples test-examples test-readme
+.PHONY: demo-examples test-examples test-readme stream-examples
+
+# The TCP echo server and client: build/examples/echo_server and echo_client.
+stream-examples: $(BUILD)/examples/echo_server $(BUILD)/examples/echo_client
 
 demo-examples: $(addprefix $(BUILD)/examples/,$(EXAMPLE_NAMES))
 	@set -e; for n in $(EXAMPLE_RUN); do \
@@ -52,5 +54,5 @@ test-examples: $(addprefix $(BUILD)/examples/,$(EXAMPLE_NAMES))
 	    else echo "ok   examples/$$n"; fi; \
 	done; exit $$fail
 
-test-readme: README.md tools/readme/check.sh $(CORE)
+test-readme: README.md tools/readme/check.sh $(HDRS) | deps
 	@CC="$(EXAMPLE_CC)" CFLAGS="$(STD) $(WARN) $(CFLAGS)" bash tools/readme/check.sh README.md $(BUILD)/readme

@@ -16,7 +16,9 @@
  *
  * Run: build/examples/factorial [--virtual]
  */
+#define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "port_posix.h"
 
 #include <stdio.h>
 #include <string.h>

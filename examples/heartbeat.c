@@ -20,7 +20,9 @@
  *
  * Run: build/examples/heartbeat [--virtual]
  */
+#define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "port_posix.h"
 
 #include <stdio.h>
 #include <string.h>

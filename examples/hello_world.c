@@ -10,7 +10,9 @@
  *
  * Run: build/examples/hello_world [--virtual]
  */
+#define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "port_posix.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -17,7 +17,9 @@
  *
  * Run: build/examples/sleepy [--virtual]   (30 s in real time)
  */
+#define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "port_posix.h"
 
 #include <stdio.h>
 #include <string.h>

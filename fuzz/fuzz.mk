@@ -17,15 +17,21 @@ FUZZ_SECONDS ?= 60
 FUZZ_NAMES   := scheduler stream
 FUZZ_BINS    := $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_NAMES))
 
+# The library the stream harness links: instrumented, without libFuzzer's main.
+VARIANTS              += fuzzlib
+VARIANT_CC_fuzzlib    := $(FUZZ_CC)
+VARIANT_FLAGS_fuzzlib := $(subst fuzzer,fuzzer-no-link,$(FUZZ_FLAGS))
+
 # The scheduler harness compiles the core itself (with its own port); the
-# stream harness links the POSIX port.
-$(BUILD)/fuzz/fuzz_scheduler: fuzz/fuzz_scheduler.c fuzz/fuzz.h asyncio.h
+# stream harness links the library (core, streams, POSIX port).
+$(BUILD)/fuzz/fuzz_scheduler: fuzz/fuzz_scheduler.c fuzz/fuzz.h asyncio.h | deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -I. $< -o $@
 
-$(BUILD)/fuzz/fuzz_stream: fuzz/fuzz_stream.c fuzz/fuzz.h $(CORE) $(wildcard asyncio_stream.h)
+$(BUILD)/fuzz/fuzz_stream: fuzz/fuzz_stream.c fuzz/fuzz.h $(BUILD)/fuzzlib/libasyncio.a | deps
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -I. $< port_posix.c -o $@
+	$(FUZZ_CC) $(STD) $(WARN) $(TEST_DEFS) $(FUZZ_FLAGS) -I. $< $(BUILD)/fuzzlib/libasyncio.a \
+	    -o $@ $(TLS_LIBS)
 
 # $(call fuzz_run,seconds)
 define fuzz_run

@@ -68,6 +68,8 @@ static int wake_pending;
 static int director_alive;
 
 void asyncio_port_init(void) {}
+void asyncio_port_deinit(void) {}
+void asyncio_port_report(const asyncio_context *ctx) { (void)ctx; }
 uint32_t asyncio_port_ticks_ms(void) { return vbase + (uint32_t)vnow; }
 void asyncio_port_wait(int32_t timeout_ms)
 {

@@ -5,27 +5,22 @@
 #   make check-valgrind  valgrind memcheck of every example that runs with
 #                        --virtual (those with an examples/<name>.expected)
 #   make check           check-asan + test-tsan (tests/sync.mk) + check-valgrind
-ASAN_CC    ?= clang
-ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
-              -fno-omit-frame-pointer
+VARIANTS          += asan
+VARIANT_CC_asan    := clang
+VARIANT_FLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+                      -fno-omit-frame-pointer
 ASAN_BINS  := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(TEST_SRCS))
-
-$(BUILD)/asan/tests/%: tests/%.c $(CORE) $(wildcard asyncio_stream.h) tests/trace.h
-	@mkdir -p $(dir $@)
-	$(ASAN_CC) $(STD) $(WARN) $(ASAN_FLAGS) -I. -Itests $< port_posix.c -o $@ $(TEST_LIBS)
 
 # Leak checking stays on (a report fails that test), except for what
 # Criterion's own runner keeps when a test fails. Every binary runs; the
 # target fails at the end if any did.
 .PHONY: check check-asan check-valgrind
 check-asan: $(ASAN_BINS)
-	@printf 'leak:libcriterion.so\n' >$(BUILD)/asan/lsan.supp; fail=""; \
-	for t in $(ASAN_BINS); do echo "== $$t"; \
-	  ASAN_OPTIONS="abort_on_error=1:detect_leaks=1 $(ASAN_OPTIONS)" \
-	  LSAN_OPTIONS="suppressions=$(BUILD)/asan/lsan.supp:print_suppressions=0" \
-	  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1 $(UBSAN_OPTIONS)" $$t --jobs 2 \
-	  || fail="$$fail $$t"; done; \
-	if [ -n "$$fail" ]; then echo "check-asan: failed:$$fail" >&2; exit 1; fi
+	@printf 'leak:libcriterion.so\n' >$(BUILD)/asan/lsan.supp; \
+	ASAN_OPTIONS="abort_on_error=1:detect_leaks=1 $(ASAN_OPTIONS)" \
+	LSAN_OPTIONS="suppressions=$(CURDIR)/$(BUILD)/asan/lsan.supp:print_suppressions=0" \
+	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1 $(UBSAN_OPTIONS)" \
+	bash tools/run_suites.sh $(ASAN_BINS)
 
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all
 check-valgrind: $(addprefix $(BUILD)/examples/,$(EXAMPLE_RUN))

@@ -1,17 +1,20 @@
-# tests/sync.mk -- ThreadSanitizer run of the ThreadSafeFlag tests (sets from
-# another thread and from signal handlers, loop blocked in the port's wait).
-# Included by the main Makefile:   -include tests/sync.mk
+# tests/sync.mk -- ThreadSanitizer runs: ThreadSafeFlag sets from another
+# thread and from signal handlers while the loop blocks in the port's wait.
+# Included by the main Makefile.
 #
-# Criterion cannot start under TSan (Snaipe/Criterion#274), so test_flag.c is
-# built with -DFLAG_TEST_NO_CRITERION: a small built-in runner (one forked
-# child per test, as Criterion does) replaces the few Criterion macros used.
-TSAN_CC    ?= clang
-TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer -DFLAG_TEST_NO_CRITERION
-TSAN_BINS  := $(BUILD)/tsan/tests/test_flag
+# Criterion cannot start under TSan (Snaipe/Criterion#274), so these suites
+# are built with -DFLAG_TEST_NO_CRITERION: a small built-in runner (one
+# forked child per test, as Criterion does) replaces the Criterion macros.
+VARIANTS          += tsan
+VARIANT_CC_tsan    := clang
+VARIANT_FLAGS_tsan := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+TSAN_SUITES := test_flag
+TSAN_BINS   := $(addprefix $(BUILD)/tsan/nocriterion/,$(TSAN_SUITES))
 
-$(BUILD)/tsan/tests/test_flag: tests/test_flag.c $(CORE) tests/trace.h
+$(BUILD)/tsan/nocriterion/%: tests/%.c tests/trace.h $(BUILD)/tsan/libasyncio.a | deps
 	@mkdir -p $(dir $@)
-	$(TSAN_CC) $(STD) $(WARN) $(TSAN_FLAGS) -I. -Itests $< port_posix.c -o $@ -lpthread
+	clang $(STD) $(WARN) $(TEST_DEFS) $(VARIANT_FLAGS_tsan) -DFLAG_TEST_NO_CRITERION -I. -Itests $< \
+	    $(BUILD)/tsan/libasyncio.a -o $@ $(TLS_LIBS) -lpthread
 
 # Any TSan report aborts that test's child, which the runner counts as a
 # failure (non-zero exit).

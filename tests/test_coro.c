@@ -1,5 +1,5 @@
 /* The coroutine macro language: await, return values, errors, try, finally. */
-#include "asyncio.h"
+#include "port_posix.h"
 #include "trace.h"
 
 static void setup(void) { asyncio_posix_virtual_time(1, 0); }

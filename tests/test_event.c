@@ -1,5 +1,5 @@
 /* Event: the "event" and "event_fair" conformance rows. */
-#include "asyncio.h"
+#include "port_posix.h"
 #include "trace.h"
 
 static void setup(void) { asyncio_posix_virtual_time(1, 0); }

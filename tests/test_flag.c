@@ -5,7 +5,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include "asyncio.h"
+#include "port_posix.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -1,6 +1,6 @@
 /* gather: the "gather", "gather_finished_early" and "gather_notimpl"
  * conformance rows. Python's ValueError(n) is ASYNCIO_EUSER(n). */
-#include "asyncio.h"
+#include "port_posix.h"
 #include "trace.h"
 
 static void setup(void) { asyncio_posix_virtual_time(1, 0); }

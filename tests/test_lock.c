@@ -1,6 +1,6 @@
 /* Lock: the "lock" and "lock_cancel" conformance rows, and the scoped-lock
  * pattern (Python's `async with lock:`) built on ASYNC_FINALLY. */
-#include "asyncio.h"
+#include "port_posix.h"
 #include "trace.h"
 
 static void setup(void) { asyncio_posix_virtual_time(1, 0); }

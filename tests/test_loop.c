@@ -3,7 +3,7 @@
  * error, and an error nobody retrieves reaches the exception handler.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "asyncio.h"
+#include "port_posix.h"
 #include "trace.h"
 
 #include <pthread.h>

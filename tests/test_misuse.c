@@ -17,6 +17,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "asyncio_stream.h"
+#include "port_posix.h"
 #include "trace.h"
 
 #include <errno.h>

@@ -3,6 +3,7 @@
  * the kernel (port 0) so tests can run in parallel. */
 #define _POSIX_C_SOURCE 200809L
 #include "asyncio_stream.h"
+#include "port_posix.h"
 #include "trace.h"
 
 #include <errno.h>

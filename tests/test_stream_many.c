@@ -1,6 +1,7 @@
 /* 1,000 concurrent echo connections in one loop, every byte checked. */
 #define _POSIX_C_SOURCE 200809L
 #include "asyncio_stream.h"
+#include "port_posix.h"
 #include "trace.h"
 
 #include <sys/resource.h>

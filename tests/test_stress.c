@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "asyncio_stream.h"
+#include "port_posix.h"
 #include "trace.h"
 
 #include <dirent.h>
@@ -121,7 +122,7 @@ struct timer {
     int32_t id;
 };
 static struct timer *timers;
-static asyncio_task *timer_t;
+static asyncio_task *timer_tasks;
 static long timers_woken;
 static int32_t last_ms, last_id;
 
@@ -147,23 +148,23 @@ Test(stress, a_million_timers_across_the_tick_wrap_wake_on_time_in_order)
     int i;
     /* One more timer, created last with the latest deadline: the main task. */
     timers = calloc(NTIMERS + 1, sizeof *timers);
-    timer_t = calloc(NTIMERS + 1, sizeof *timer_t);
-    cr_assert(timers && timer_t);
+    timer_tasks = calloc(NTIMERS + 1, sizeof *timer_tasks);
+    cr_assert(timers && timer_tasks);
     asyncio_posix_virtual_time(1, TIMER_START);
     rng_state = 12345;
     for (i = 0; i <= NTIMERS; i++) {
         timers[i].id = i;
         timers[i].ms = i < NTIMERS ? (int32_t)(rng() % TIMER_SPAN) : TIMER_SPAN;
-        cr_assert_eq(asyncio_create_task(&timer_t[i], asyncio_coro_init(&timers[i].co, timer_fn)),
-                     0);
+        cr_assert_eq(
+            asyncio_create_task(&timer_tasks[i], asyncio_coro_init(&timers[i].co, timer_fn)), 0);
     }
     last_ms = -1;
-    cr_assert_eq(asyncio_loop_run_until_complete(asyncio_get_event_loop(), &timer_t[NTIMERS], NULL),
-                 0);
+    cr_assert_eq(
+        asyncio_loop_run_until_complete(asyncio_get_event_loop(), &timer_tasks[NTIMERS], NULL), 0);
     cr_assert_eq(timers_woken, NTIMERS + 1);
     cr_assert_eq(asyncio_ticks_ms(), TIMER_START + TIMER_SPAN, "the clock went past the wrap");
     free(timers);
-    free(timer_t);
+    free(timer_tasks);
 }
 
 /* ------------------------------------------------------------------------ */

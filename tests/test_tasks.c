@@ -4,7 +4,7 @@
  * the exact trace MicroPython prints (its .exp file, or CPython's output
  * where MicroPython compares against CPython).
  */
-#include "asyncio.h"
+#include "port_posix.h"
 #include "trace.h"
 #include "coros.h"
 

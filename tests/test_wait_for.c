@@ -1,6 +1,6 @@
 /* wait_for: the "wait_for" and "wait_for_fwd" conformance rows. Python's
  * ValueError is ASYNCIO_EUSER(1). */
-#include "asyncio.h"
+#include "port_posix.h"
 #include "trace.h"
 #include "coros.h"
 

@@ -24,10 +24,9 @@
  * overrides the hooks to print each change, and the output must match the
  * host version's, examples/blink.expected, line for line.
  */
-#include "asyncio.h"
+#include "port_openmv.h"
 
 /* The port's LED hook (port_openmv.c; the firmware overrides it). */
-void asyncio_openmv_led(int led, int on);
 
 /* Where the board says what happened: nowhere by default (the camera has no
  * console here); qemu_board.c prints. */

@@ -3,10 +3,9 @@
  * (mps2-an500): the LED and log hooks print, stamped with the port's
  * millisecond clock in the host examples' format.
  */
-#include "asyncio.h"
+#include "port_openmv.h"
 #include "rt.h"
 
-void asyncio_openmv_led(int led, int on);
 void blink_log(const char *what);
 
 static void stamp(void)

@@ -25,8 +25,8 @@ ARM_LDFLAGS := -nostdlib -T tests/arm/mps2.ld -Wl,--gc-sections
 ARM_LIBS    := -lgcc
 # The runtime implements memcpy & co.: keep gcc from turning them into calls.
 ARM_RT_FLAGS := -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns
-ARM_DEPS    := asyncio.h port_openmv.c tests/arm/openmv.h tests/arm/rt.h tests/arm/say.h tests/arm/mps2.ld \
-               tests/arm/arm.mk
+ARM_DEPS    := asyncio.h port_openmv.c port_openmv.h tests/arm/openmv.h tests/arm/rt.h tests/arm/say.h \
+               tests/arm/mps2.ld tests/arm/arm.mk
 
 # ---- images: tests and examples (name, sources, defines, expected output) ----
 # basic      tasks, sleeps, Event, Lock, gather, wait_for, cancel; the tick
@@ -71,7 +71,7 @@ arm: $(ARM_LIB) $(ARM_ELFS)
 # The library: the port (with the core inside) for Cortex-M7, and the core
 # alone for every CPU (ARMv6-M has no atomic exchange: the core then uses the
 # port's critical section; this checks that it compiles).
-$(ARM_BUILD)/lib/%/port_openmv.o: port_openmv.c asyncio.h tests/arm/arm.mk | deps
+$(ARM_BUILD)/lib/%/port_openmv.o: port_openmv.c port_openmv.h asyncio.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_FLAGS_$*) $(ARM_CFLAGS) -c $< -o $@
 
@@ -83,15 +83,21 @@ $(ARM_BUILD)/rt.o: tests/arm/rt.c tests/arm/rt.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_RT_FLAGS) -c $< -o $@
 
+# The core, compiled once for every image (src/asyncio.c: its own unit).
+$(ARM_BUILD)/core.o: src/asyncio.c asyncio.h tests/arm/arm.mk | deps
+	@mkdir -p $(dir $@)
+	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -c $< -o $@
+
 # One image: the port built with the image's defines (and openmv.h forced in,
-# so its declarations and the port's must agree), the program, the runtime.
+# so its declarations and the port's must agree), the program, the core, the
+# runtime.
 define arm_image
-$(ARM_BUILD)/$(1).elf: $(ARM_SRC_$(1)) $(ARM_BUILD)/rt.o $(ARM_DEPS) | deps
+$(ARM_BUILD)/$(1).elf: $(ARM_SRC_$(1)) $(ARM_BUILD)/rt.o $(ARM_BUILD)/core.o $(ARM_DEPS) | deps
 	@mkdir -p $$(dir $$@)
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -include tests/arm/openmv.h $(ARM_PORT_$(1)) \
 	    -c port_openmv.c -o $(ARM_BUILD)/$(1)-port.o
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_DEFS_$(1)) $(ARM_SRC_$(1)) \
-	    $(ARM_BUILD)/$(1)-port.o $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) $(ARM_LIBS) -o $$@
+	    $(ARM_BUILD)/$(1)-port.o $(ARM_BUILD)/core.o $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) $(ARM_LIBS) -o $$@
 endef
 $(foreach i,$(ARM_IMAGES),$(eval $(call arm_image,$(i))))
 
@@ -106,7 +112,7 @@ $(ARM_BUILD)/size/core.o: tests/arm/core_only.c asyncio.h | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -ffunction-sections -fdata-sections -I. -c $< -o $@
 
-$(ARM_BUILD)/size/port_openmv.o: port_openmv.c asyncio.h | deps
+$(ARM_BUILD)/size/port_openmv.o: port_openmv.c port_openmv.h asyncio.h | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -ffunction-sections -fdata-sections -c $< -o $@
 
@@ -118,7 +124,7 @@ size: $(ARM_BUILD)/size/core.o $(ARM_BUILD)/size/port_openmv.o $(ARM_BUILD)/size
 	@echo "Cortex-M7 (-mthumb, hard float), -Os, arm-none-eabi-gcc:"
 	@$(ARM_SIZE) $(ARM_BUILD)/size/core.o $(ARM_BUILD)/size/port_openmv.o | \
 	    sed -e 's|$(ARM_BUILD)/size/core.o|core alone (asyncio.h)|' \
-	        -e 's|$(ARM_BUILD)/size/port_openmv.o|core + port_openmv.c|'
+	        -e 's|$(ARM_BUILD)/size/port_openmv.o|port_openmv.c alone|'
 	@echo "sizes on 32-bit ARM (bytes):"
 	@$(ARM_NM) -S $(ARM_BUILD)/size/sizes.o | while read addr size type name; do \
 	    printf '  sizeof(%s) = %d\n' "$${name#sizeof_}" "0x$$size"; done

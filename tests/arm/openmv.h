@@ -1,11 +1,11 @@
 /*
  * openmv.h -- what the Cortex-M tests add to the OpenMV port. The port's own
- * extras (frame flag, LED and report hooks...) are declared in asyncio.h.
+ * extras (frame flag, LED and report hooks...) are declared in port_openmv.h.
  */
 #ifndef OPENMV_H
 #define OPENMV_H
 
-#include "asyncio.h"
+#include "port_openmv.h"
 
 /* Test hook: test_irq.c builds the port with
  * -DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi() */

@@ -10,7 +10,8 @@
 #    functions are fine.
 #  - A block whose first line contains `continued` is appended to the block
 #    before it (to build on its declarations).
-#  - A block that defines `int main` is also linked with port_posix.c ($PORT).
+#  - A block that defines `int main` is also linked with port_posix.c ($PORT)
+#    and, unless it defines ASYNCIO_IMPLEMENTATION itself, src/asyncio.c.
 # Compiler messages point at README.md line numbers (#line).
 set -euo pipefail
 md=${1:-README.md}
@@ -46,7 +47,9 @@ for f in "$out"/block_*.c; do
     n=$((n + 1))
     if grep -q '^int main' "$f"; then
         # shellcheck disable=SC2086
-        $CC $CFLAGS -Wno-unused-function -I. "$f" "$PORT" -o "${f%.c}"
+        core=src/asyncio.c
+        grep -q '^#define ASYNCIO_IMPLEMENTATION' "$f" && core=
+        $CC $CFLAGS -Wno-unused-function -I. "$f" "$PORT" $core -o "${f%.c}"
         linked=$((linked + 1))
     else
         # shellcheck disable=SC2086
