@@ -1912,6 +1912,20 @@ int asyncio_stream_tls_error_text(const asyncio_stream *s, char *buf, size_t cap
 #ifdef ASYNCIO_STREAM_TLS
         if (e)
             mbedtls_strerror(e, buf, cap);
+        if (e == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && s->tls->ready) {
+            /* Why: unknown CA, name mismatch, expired... (one line each). */
+            size_t n = strlen(buf);
+            uint32_t flags = mbedtls_ssl_get_verify_result(&s->tls->ssl);
+            if (n + 2 < cap && flags != (uint32_t)-1) {
+                char *end;
+                buf[n++] = ':';
+                buf[n++] = ' ';
+                mbedtls_x509_crt_verify_info(buf + n, cap - n, "", flags);
+                for (end = buf + n; *end; end++)
+                    if (*end == '\n')
+                        *end = (end[1] ? ';' : '\0');
+            }
+        }
 #endif
     }
     return e;

@@ -228,3 +228,71 @@ Test(stream_tls, tls_failed_verification_is_a_clear_error)
                  "client: TLS: certificate verification failed\n"
                  "server: TLS: fatal alert from the peer\nserver mbedTLS error: -0x7780\ndone\n");
 }
+
+/* ---- why verification failed: the error's text, with the reason ---- */
+static int why_client_main(asyncio_coro *co)
+{
+    static char why[256];
+    ASYNC_BEGIN(co);
+    START();
+    CONNECT();
+    cr_assert_eq(asyncio_stream_write(&C->s, "client data", 11), 0);
+    ASYNC_TRY(AWAIT(asyncio_stream_drain(&C->s)));
+    trace("client: %s", asyncio_stream_strerror(AWAIT_ERROR));
+    C->n = asyncio_stream_tls_error_text(&C->s, why, sizeof why);
+    trace("code: -0x%04x", (unsigned)-C->n);
+    trace("text: %s", why);
+    AWAIT_EVENT(&done_ev);
+    asyncio_stream_close(&C->s);
+    asyncio_server_close(&srv);
+    AWAIT(asyncio_server_wait_closed(&srv));
+    ASYNC_END;
+}
+
+Test(stream_tls, tls_error_text_says_why_verification_failed)
+{
+    fixture(reporting_handler, 0, "foobar.local"); /* the certificate says micropython.local */
+    cr_assert_eq(run_main(why_client_main), 0);
+    cr_assert(strstr(trace_buf, "client: TLS: certificate verification failed\n"
+                                "code: -0x2700\n"
+                                "text: X509 - Certificate verification failed") != NULL,
+              "%s", trace_buf);
+    cr_assert(strstr(trace_buf, "Common Name (CN) does not match") != NULL,
+              "the reason (a name mismatch) is in the text: %s", trace_buf);
+    fixture_free();
+}
+
+/* ---- a peer that never finishes its handshake loses its slot ---- */
+static int stalled_handler(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT(asyncio_stream_read(H->s, H->buf, 100));
+    ASYNC_FINALLY;
+    trace("%u handler: %s", (unsigned)asyncio_ticks_ms(), asyncio_strerror(ASYNC_ERROR));
+    ASYNC_END;
+}
+
+static int stalled_main(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    cr_assert_eq(asyncio_server_set_timeouts(&srv, 0, 300), 0);
+    START();
+    /* A plain TCP client that says nothing: the TLS handshake never starts. */
+    AWAIT(asyncio_open_connection(&C->s, "127.0.0.1", C->port, NULL));
+    AWAIT(asyncio_stream_read(&C->s, C->buf, 100));
+    trace("%u client: EOF %d", (unsigned)asyncio_ticks_ms(), (int)AWAIT_RESULT);
+    asyncio_stream_close(&C->s);
+    asyncio_server_close(&srv);
+    AWAIT(asyncio_server_wait_closed(&srv));
+    ASYNC_END;
+}
+
+Test(stream_tls, a_stalled_handshake_is_cut_off_after_the_handshake_timeout)
+{
+    asyncio_posix_virtual_time(1, 0);
+    fixture(stalled_handler, 0, "micropython.local");
+    asyncio_stream_init(&cl.s, cl.rbuf, sizeof cl.rbuf, cl.wbuf, sizeof cl.wbuf);
+    cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&cl.co, stalled_main), NULL), 0);
+    assert_trace("300 handler: cancelled\n300 client: EOF 0\n");
+    fixture_free();
+}
