@@ -27,7 +27,9 @@
  * are coroutine objects whose frames live inside the stream: one read
  * operation (read, readinto, readexactly, readline) and one write operation
  * (drain, awrite, open_connection) may be in flight at a time, each in any
- * task; starting a second one while the first is suspended gives EBUSY.
+ * task; making a second one while the first has not ended (started or not:
+ * say, handed to wait_for) gives EBUSY. An operation made but never awaited
+ * keeps its side busy until asyncio_stream_close().
  * The byte count is the operation's value (AWAIT_RESULT). When an operation
  * fails part-way (EOF in readexactly, a reset, a cancellation) AWAIT_RESULT
  * (under ASYNC_TRY) still holds the number of bytes already stored in the
@@ -194,6 +196,7 @@ typedef struct asyncio_stream_op {
     uint8_t kind;
     uint8_t want;      /* ASYNCIO_IO_READ or _WRITE: what to wait for next */
     uint8_t must_wait; /* the last transfer said "again": wait before retrying */
+    uint8_t claimed;   /* handed out by a constructor, until the op ends */
 } asyncio_stream_op;
 
 /*
@@ -635,7 +638,18 @@ static int asyncio_stream_busy_(const asyncio_coro *co)
 {
     return co->line != 0 && co->line != ASYNCIO_LINE_DONE;
 }
-#define asyncio_stream_op_busy_(op) asyncio_stream_busy_(&(op)->co)
+
+/* Take an operation frame of the stream for a new operation: 1, or 0 if it
+ * is still taken. A frame is taken from the constructor's call until that
+ * operation ends, started or not: a frame handed to a task that has not run
+ * yet must not be handed out again (both would run it). */
+static int asyncio_stream_claim_(asyncio_stream_op *op)
+{
+    if (op->claimed && op->co.line != ASYNCIO_LINE_DONE)
+        return 0;
+    op->claimed = 1;
+    return 1;
+}
 
 /* ------------------------------------------------------------------------ */
 /* The transport seam: every byte moves through these                       */
@@ -832,7 +846,7 @@ static asyncio_coro *asyncio_stream_read_op_(asyncio_stream *s, void *buf, size_
     if (!s)
         return NULL;
     op = &s->rop;
-    if (asyncio_stream_op_busy_(op))
+    if (!asyncio_stream_claim_(op))
         return &asyncio_stream_busy_co_;
     op->buf = (const unsigned char *)buf;
     op->n = n;
@@ -958,7 +972,7 @@ asyncio_coro *asyncio_stream_drain(asyncio_stream *s)
 {
     if (!s)
         return NULL;
-    if (asyncio_stream_op_busy_(&s->wop))
+    if (!asyncio_stream_claim_(&s->wop))
         return &asyncio_stream_busy_co_;
     s->wop.kind = ASYNCIO_OP_DRAIN_;
     return asyncio_coro_init(&s->wop.co, asyncio_stream_drain_fn_);
@@ -1002,7 +1016,7 @@ asyncio_coro *asyncio_stream_awrite(asyncio_stream *s, const void *buf, size_t n
 {
     if (!s)
         return NULL;
-    if (asyncio_stream_op_busy_(&s->wop))
+    if (!asyncio_stream_claim_(&s->wop))
         return &asyncio_stream_busy_co_;
     s->wop.kind = ASYNCIO_OP_AWRITE_;
     s->wop.buf = (const unsigned char *)buf;
@@ -1021,6 +1035,11 @@ void asyncio_stream_close(asyncio_stream *s)
         return;
     s->state = ASYNCIO_STREAM_CLOSED_;
     s->tr->ops->close(s->tr); /* wakes the stream's waiters: they see ECLOSED */
+    /* An operation made but never awaited gives its frame back. */
+    if (s->rop.co.line == 0)
+        s->rop.claimed = 0;
+    if (s->wop.co.line == 0)
+        s->wop.claimed = 0;
     s->rpos = s->rlen = s->wpos = s->wlen = 0;
 }
 
@@ -1305,7 +1324,7 @@ asyncio_coro *asyncio_open_connection(asyncio_stream *s, const char *host, int p
     if (!s)
         return NULL;
     op = &s->wop;
-    if (asyncio_stream_op_busy_(op))
+    if (!asyncio_stream_claim_(op))
         return &asyncio_stream_busy_co_;
     op->buf = (const unsigned char *)(void *)ssl;
     op->host = host;

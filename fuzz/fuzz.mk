@@ -14,7 +14,7 @@ FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60
-FUZZ_NAMES   := scheduler stream
+FUZZ_NAMES   := scheduler stream write
 FUZZ_BINS    := $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_NAMES))
 
 # The library the stream harness links: instrumented, without libFuzzer's main.
@@ -28,7 +28,8 @@ $(BUILD)/fuzz/fuzz_scheduler: fuzz/fuzz_scheduler.c fuzz/fuzz.h asyncio.h | deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -I. $< -o $@
 
-$(BUILD)/fuzz/fuzz_stream: fuzz/fuzz_stream.c fuzz/fuzz.h $(BUILD)/fuzzlib/libasyncio.a | deps
+$(BUILD)/fuzz/fuzz_stream $(BUILD)/fuzz/fuzz_write: $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h \
+        tests/memtransport.h $(BUILD)/fuzzlib/libasyncio.a | deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(STD) $(WARN) $(TEST_DEFS) $(FUZZ_FLAGS) -I. $< $(BUILD)/fuzzlib/libasyncio.a \
 	    -o $@ $(TLS_LIBS)

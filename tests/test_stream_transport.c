@@ -459,3 +459,34 @@ Test(transport, a_stale_stream_reference_is_closed_not_the_next_connection)
     close(a[1]);
     close(b[1]);
 }
+
+/* ---- an operation handed to a task that has not run yet keeps its frame ---- */
+static int handout_fn(asyncio_coro *co)
+{
+    struct peer *p = (struct peer *)co;
+    ASYNC_BEGIN(co);
+    cr_assert_eq(asyncio_stream_write(&p->s, "abc", 3), 0);
+    cr_assert_eq(asyncio_create_task(&writer_task, asyncio_stream_drain(&p->s)), 0);
+    ASYNC_TRY(AWAIT(asyncio_stream_awrite(&p->s, "def", 3)));
+    trace("awrite while the drain task waits to start: %s", asyncio_strerror(AWAIT_ERROR));
+    AWAIT_TASK(&writer_task);
+    trace("the drain task: ok");
+    AWAIT(asyncio_stream_awrite(&p->s, "def", 3));
+    trace("awrite after it: %d", (int)AWAIT_RESULT);
+    AWAIT(asyncio_stream_readexactly(&reader.s, reader.buf, 6));
+    trace("peer got: %.6s", (const char *)reader.buf);
+    asyncio_stream_close(&p->s);
+    asyncio_stream_close(&reader.s);
+    ASYNC_END;
+}
+
+Test(transport, an_operation_made_for_a_task_that_has_not_run_is_not_handed_out_twice)
+{
+    asyncio_posix_virtual_time(1, 0);
+    mem_pair(&mem_a, &mem_b);
+    open_mem_peer(&writer, &mem_a);
+    open_mem_peer(&reader, &mem_b);
+    cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&writer.co, handout_fn), NULL), 0);
+    assert_trace("awrite while the drain task waits to start: busy\n"
+                 "the drain task: ok\nawrite after it: 3\npeer got: abcdef\n");
+}
