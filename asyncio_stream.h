@@ -1786,6 +1786,44 @@ static int asyncio_tls_map_(asyncio_tls *t, int r)
 }
 
 /* Run the handshake until done: 0, AGAIN_*, or an error. */
+/*
+ * The handshake failed because the peer hung up while we were still sending
+ * (EPIPE / ECONNRESET): a peer that refuses us sends a fatal alert first and
+ * closes, and the alert may be waiting unread. Look at what arrived: if it
+ * holds an alert record (plaintext during the handshake: type 21, then
+ * version, length, level 2 = fatal, description), report the alert rather
+ * than the broken pipe, as MicroPython's client does. Returns `r` otherwise.
+ */
+static int asyncio_tls_alert_behind_(asyncio_tls *t, int r)
+{
+    unsigned char rec[256];
+    size_t have = 0, at = 0;
+    int n, tries = 0;
+    if (r != ASYNCIO_OSERROR(EPIPE) && r != ASYNCIO_OSERROR(ECONNRESET))
+        return r;
+    /* What has arrived (a device transport may say "again" once or twice
+     * with bytes still on their way in: a few tries, never a wait). */
+    while (have < sizeof rec && tries < 4) {
+        n = t->lower->ops->read(t->lower, rec + have, sizeof rec - have);
+        if (n > 0)
+            have += (size_t)n;
+        else if (n == ASYNCIO_AGAIN_READ || n == ASYNCIO_AGAIN_WRITE)
+            tries++;
+        else
+            break;
+    }
+    while (at + 5 <= have) {
+        size_t len = (size_t)rec[at + 3] << 8 | rec[at + 4];
+        if (rec[at] == MBEDTLS_SSL_MSG_ALERT && len >= 2 && at + 7 <= have &&
+            rec[at + 5] == MBEDTLS_SSL_ALERT_LEVEL_FATAL) {
+            t->last_err = MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE;
+            return ASYNCIO_ETLS_ALERT;
+        }
+        at += 5 + len;
+    }
+    return r;
+}
+
 static int asyncio_tls_handshake_(asyncio_tls *t)
 {
     int r;
@@ -1796,7 +1834,7 @@ static int asyncio_tls_handshake_(asyncio_tls *t)
         /* mbedTLS 2 hangs up silently here: tell the client why. */
         mbedtls_ssl_send_alert_message(&t->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                        MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
-    r = asyncio_tls_map_(t, r);
+    r = asyncio_tls_alert_behind_(t, asyncio_tls_map_(t, r));
     if (r == 0)
         t->handshaken = 1;
     return r;

@@ -26,12 +26,14 @@ struct mem_end {
     int fail_write; /* an error code for every write (0: none) */
     int eof;        /* the peer closed: reads see EOF once the ring is empty */
     int closed;
+    int injected; /* the last "again" was injected: readiness comes a pass later */
     size_t written; /* bytes this end's write() accepted in all */
 };
 
 static int mem_again_(mem_end *e, int again)
 {
-    return e->again_every && ++e->calls % e->again_every == 0 ? again : 0;
+    e->injected = e->again_every && ++e->calls % e->again_every == 0;
+    return e->injected ? again : 0;
 }
 
 static size_t mem_cap_(const mem_end *e, size_t n)
@@ -82,9 +84,20 @@ static int mem_write(asyncio_transport *t, const unsigned char *buf, size_t n)
 static int mem_wait(asyncio_transport *t, unsigned events)
 {
     mem_end *e = (mem_end *)(void *)t;
+    asyncio_flag *f = events == ASYNCIO_IO_READ ? &e->readable : &e->writable;
+    int r;
+    if (e->injected) {
+        /* Ready, but only after the other runnable tasks had their turn:
+         * park, then set the flag the next poll will see. */
+        e->injected = 0;
+        r = asyncio_transport_wait_flag(f);
+        if (r == ASYNCIO_PENDING)
+            asyncio_flag_set(f);
+        return r;
+    }
     if (events == ASYNCIO_IO_READ)
-        return e->len || e->eof ? 0 : asyncio_transport_wait_flag(&e->readable);
-    return e->peer->len < MEM_RING ? 0 : asyncio_transport_wait_flag(&e->writable);
+        return e->len || e->eof ? 0 : asyncio_transport_wait_flag(f);
+    return e->peer->len < MEM_RING ? 0 : asyncio_transport_wait_flag(f);
 }
 
 static void mem_close(asyncio_transport *t)
