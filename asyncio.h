@@ -101,6 +101,10 @@
  *           (one more pass, then the loop's exception handler sees it)
  *
  * A task sits in at most one queue at a time, so the queues share its links.
+ * A task in a wait queue (or parked by gather) is also on the loop's list of
+ * parked tasks (threaded through its timer fields), so that new_event_loop()
+ * and loop_close() can take every task out of every queue: see "Wait queues"
+ * in the implementation.
  */
 #ifndef ASYNCIO_H
 #define ASYNCIO_H
@@ -212,8 +216,15 @@ struct asyncio_task {
             asyncio_task *prev; /* parent if first child, else left sibling */
         } heap;
     } link;
-    uint32_t key;       /* wake-up tick (heap) or tick it was queued (run queue) */
-    uint32_t seq;       /* FIFO order among equal wake-up ticks */
+    union {
+        struct {          /* in the timer heap */
+            uint32_t key; /* wake-up tick */
+            uint32_t seq; /* FIFO order among equal wake-up ticks */
+        } timer;
+        struct { /* parked (in a wait queue, or by gather): the loop's list */
+            asyncio_task *next, *prev;
+        } parked;
+    } aux;
     asyncio_coro *coro; /* the root coroutine; holds the result when done */
     union {
         asyncio_waitq awaiters;              /* tasks awaiting this one */
@@ -282,9 +293,14 @@ typedef void (*asyncio_exception_handler)(asyncio_loop *loop, const asyncio_cont
 /* The (single) event loop. */
 asyncio_loop *asyncio_get_event_loop(void);
 
-/* Reset the loop: every task it held is forgotten and never runs again; the
- * exception handler is cleared; a closed loop opens again. Errors: EBUSY if
- * called while the loop is running (returns NULL). */
+/* Reset the loop: every task it held (runnable, sleeping, or parked in an
+ * Event, Lock, flag, another task's awaiters, a gather or on a descriptor)
+ * is dropped (state ASYNCIO_TASK_DROPPED): it is taken out of those objects,
+ * the port stops watching its descriptors, and it never runs again, so its
+ * memory may be reused or freed at once. A Lock held by (or being handed to)
+ * a dropped task stays taken. The exception handler is cleared; a closed
+ * loop opens again. Errors: EBUSY if called while the loop is running
+ * (returns NULL). */
 asyncio_loop *asyncio_new_event_loop(void);
 
 /* asyncio.run(coro): create_task(t, coro), run until it ends. Returns main's
@@ -308,8 +324,9 @@ int asyncio_loop_run_forever(asyncio_loop *loop);
  * this call run. A second stop(), or one outside run_forever, does nothing. */
 void asyncio_loop_stop(asyncio_loop *loop);
 
-/* Close the loop: pending tasks are dropped; create_task and run_* then fail
- * with ECLOSED until asyncio_new_event_loop(). EBUSY while running. */
+/* Close the loop: pending tasks are dropped, wherever they wait, as by
+ * asyncio_new_event_loop(); create_task and run_* then fail with ECLOSED
+ * until asyncio_new_event_loop(). EBUSY while running. */
 int asyncio_loop_close(asyncio_loop *loop);
 
 /* Set (NULL: back to the default) and get (NULL: the default is in use) the
@@ -766,6 +783,7 @@ struct asyncio_loop {
     asyncio_task *current;             /* the task running now */
     asyncio_task *main;                /* run_until_complete returns when it ends */
     asyncio_flag *armed;               /* flags that have a waiter */
+    asyncio_task *parked;              /* every parked task (wait queues, gather) */
     unsigned io_watched;               /* descriptors the port watches */
     asyncio_exception_handler handler;
     uint32_t seq;
@@ -873,8 +891,8 @@ static asyncio_task *asyncio_runq_pop_(void)
 
 static int asyncio_heap_before_(const asyncio_task *a, const asyncio_task *b)
 {
-    int32_t d = asyncio_ticks_diff(a->key, b->key);
-    return d < 0 || (d == 0 && (int32_t)(a->seq - b->seq) < 0);
+    int32_t d = asyncio_ticks_diff(a->aux.timer.key, b->aux.timer.key);
+    return d < 0 || (d == 0 && (int32_t)(a->aux.timer.seq - b->aux.timer.seq) < 0);
 }
 
 /* Meld two heap roots; the later one becomes the first child of the other. */
@@ -924,8 +942,8 @@ static asyncio_task *asyncio_heap_pair_(asyncio_task *first)
 static void asyncio_heap_push_(asyncio_task *t, uint32_t wake)
 {
     t->where = ASYNCIO_IN_HEAP_;
-    t->key = wake;
-    t->seq = asyncio_L_.seq++;
+    t->aux.timer.key = wake;
+    t->aux.timer.seq = asyncio_L_.seq++;
     t->link.heap.child = t->link.heap.sibling = t->link.heap.prev = NULL;
     asyncio_L_.heap = asyncio_heap_meld_(asyncio_L_.heap, t);
 }
@@ -960,11 +978,46 @@ static void asyncio_heap_remove_(asyncio_task *t)
 
 /* ------------------------------------------------------------------------ */
 /* Wait queues: a ring of tasks, O(1) append, pop and removal               */
+/*                                                                          */
+/* Every parked task (in any wait queue, or parked by gather) is also on    */
+/* the loop's `parked` list, a doubly linked list threaded through the      */
+/* task's aux.parked links (the timer fields, unused while it is parked),   */
+/* so the task stays 32 bytes on 32-bit targets. Joining and leaving it is  */
+/* O(1) and done here, inside asyncio_waitq_push_ / _remove_ (and so _pop_, */
+/* _wake_all_), and in gather's park/notify: any primitive built on these   */
+/* helpers (Event, Lock, flag, task awaiters, I/O, Queue, Semaphore, ...)   */
+/* is covered with no bookkeeping of its own. new_event_loop() and close()  */
+/* walk this list: each parked task is unlinked from its queue (a           */
+/* descriptor nobody waits on any more is unwatched, as on any removal) and */
+/* marked DROPPED, so no object of the old loop keeps a pointer to it and   */
+/* nothing wakes it in the new loop.                                        */
 /* ------------------------------------------------------------------------ */
+
+static void asyncio_parked_add_(asyncio_task *t)
+{
+    asyncio_task *head = asyncio_L_.parked;
+    t->aux.parked.prev = NULL;
+    t->aux.parked.next = head;
+    if (head)
+        head->aux.parked.prev = t;
+    asyncio_L_.parked = t;
+}
+
+static void asyncio_parked_del_(asyncio_task *t)
+{
+    asyncio_task *next = t->aux.parked.next, *prev = t->aux.parked.prev;
+    if (next)
+        next->aux.parked.prev = prev;
+    if (prev)
+        prev->aux.parked.next = next;
+    else
+        asyncio_L_.parked = next;
+}
 
 static void asyncio_waitq_push_(asyncio_waitq *q, asyncio_task *t)
 {
     asyncio_task *tail = q->tail;
+    asyncio_parked_add_(t);
     t->where = ASYNCIO_IN_WAITQ_;
     t->link.wait.queue = q;
     if (!tail) {
@@ -988,6 +1041,7 @@ static void asyncio_waitq_remove_(asyncio_waitq *q, asyncio_task *t)
         if (q->tail == t)
             q->tail = t->link.wait.prev;
     }
+    asyncio_parked_del_(t);
     t->where = ASYNCIO_IN_NONE_;
     t->flags &= (uint8_t)~ASYNCIO_F_QUEUE_KIND_;
 }
@@ -1024,6 +1078,8 @@ static void asyncio_unqueue_(asyncio_task *t)
             asyncio_io_rewatch_((asyncio_io *)(void *)((char *)q - offsetof(asyncio_io, readers)));
         else if (kind == ASYNCIO_F_ON_WRITE_)
             asyncio_io_rewatch_((asyncio_io *)(void *)((char *)q - offsetof(asyncio_io, writers)));
+    } else if (t->where == ASYNCIO_IN_WAITQ_) {
+        asyncio_parked_del_(t); /* parked by gather */
     }
     t->where = ASYNCIO_IN_NONE_;
 }
@@ -1033,7 +1089,8 @@ static void asyncio_unqueue_(asyncio_task *t)
 static void asyncio_wake_now_(asyncio_task *t)
 {
     if (t->where == ASYNCIO_IN_WAITQ_ ||
-        (t->where == ASYNCIO_IN_HEAP_ && asyncio_ticks_diff(t->key, asyncio_port_ticks_ms()) > 0)) {
+        (t->where == ASYNCIO_IN_HEAP_ &&
+         asyncio_ticks_diff(t->aux.timer.key, asyncio_port_ticks_ms()) > 0)) {
         asyncio_unqueue_(t);
         asyncio_runq_push_(t);
     }
@@ -1578,6 +1635,7 @@ void asyncio_io_forget(asyncio_io *io) { asyncio_io_ready(io, ASYNCIO_IO_READ | 
 static int asyncio_park_(void)
 {
     asyncio_task *cur = asyncio_L_.current;
+    asyncio_parked_add_(cur);
     cur->where = ASYNCIO_IN_WAITQ_;
     cur->link.wait.queue = NULL;
     return ASYNCIO_PENDING;
@@ -1598,6 +1656,7 @@ static void asyncio_gather_notify_(asyncio_gather_state *g, asyncio_task *t)
         g->err = t->coro->err;
     else if (--g->remaining)
         return;
+    asyncio_parked_del_(g->waiter);
     asyncio_runq_push_(g->waiter);
 }
 
@@ -1801,7 +1860,7 @@ asyncio_coro *asyncio_wait_for_task_ms(asyncio_wait_for_state *wf, asyncio_task 
 static void asyncio_expire_timers_(void)
 {
     uint32_t now = asyncio_port_ticks_ms();
-    while (asyncio_L_.heap && asyncio_ticks_diff(asyncio_L_.heap->key, now) <= 0)
+    while (asyncio_L_.heap && asyncio_ticks_diff(asyncio_L_.heap->aux.timer.key, now) <= 0)
         asyncio_runq_push_(asyncio_heap_pop_());
 }
 
@@ -1812,7 +1871,7 @@ static int asyncio_idle_(void)
 {
     int32_t timeout = -1;
     if (asyncio_L_.heap) {
-        timeout = asyncio_ticks_diff(asyncio_L_.heap->key, asyncio_port_ticks_ms());
+        timeout = asyncio_ticks_diff(asyncio_L_.heap->aux.timer.key, asyncio_port_ticks_ms());
         if (timeout < 0)
             timeout = 0;
     } else if (!asyncio_L_.armed && !asyncio_L_.io_watched &&
@@ -1855,20 +1914,32 @@ static void asyncio_drop_(asyncio_task *t)
     t->where = ASYNCIO_IN_NONE_;
 }
 
+/* Drop every task of the loop: from the run queue, the timer heap and every
+ * wait queue (through the parked list: Event, Lock, flag, awaited task,
+ * gather, I/O, and whatever else parks through the wait-queue helpers).
+ * Descriptors nobody waits on are unwatched as their waiters leave; flags
+ * are disarmed. Afterwards no object the application keeps (an Event, a
+ * Lock, an asyncio_io...) points to a task of the old loop. */
 static void asyncio_loop_reset_(void)
 {
     asyncio_task *t;
+    asyncio_flag *f;
     while ((t = asyncio_runq_pop_()) != NULL)
         asyncio_drop_(t);
     while (asyncio_L_.heap)
         asyncio_drop_(asyncio_heap_pop_());
-    /* Tasks parked in an Event, Lock, flag or another task's queue are not
-     * reachable from here: the generation number tells them apart. */
+    while ((t = asyncio_L_.parked) != NULL) {
+        asyncio_unqueue_(t);
+        asyncio_drop_(t);
+    }
+    while ((f = asyncio_L_.armed) != NULL) {
+        asyncio_L_.armed = f->armed;
+        f->armed = NULL;
+        f->is_armed = 0;
+    }
     asyncio_L_.run_head = asyncio_L_.run_tail = NULL;
-    asyncio_L_.heap = NULL;
     asyncio_L_.current = NULL;
     asyncio_L_.main = NULL;
-    asyncio_L_.armed = NULL;
     asyncio_L_.io_watched = 0;
     asyncio_L_.stop_pending = 0;
     asyncio_L_.gen++; /* tasks of the old loop are no longer live */

@@ -269,7 +269,8 @@ static void walk_heap(void)
         for (c = t->link.heap.child; c; prev = c, c = c->link.heap.sibling) {
             CHECK(!asyncio_heap_before_(c, t),
                   "heap order: child %d (key %u seq %u) before parent %d (key %u seq %u)",
-                  task_index(c), c->key, c->seq, task_index(t), t->key, t->seq);
+                  task_index(c), c->aux.timer.key, c->aux.timer.seq, task_index(t),
+                  t->aux.timer.key, t->aux.timer.seq);
             CHECK(c->link.heap.prev == prev, "heap back link of task %d", task_index(c));
             CHECK(sp < NTASKS, "heap too big");
             stack[sp++] = c;
@@ -350,7 +351,7 @@ static void check_all(void)
         case ASYNCIO_IN_HEAP_:
             CHECK(seen_in[i] == IN_HEAP, "task %d not in the heap", i);
             CHECK(t->state == ASYNCIO_TASK_PENDING, "done task %d in the heap", i);
-            CHECK(asyncio_ticks_diff(t->key, asyncio_port_ticks_ms()) > 0 ||
+            CHECK(asyncio_ticks_diff(t->aux.timer.key, asyncio_port_ticks_ms()) > 0 ||
                       t == asyncio_L_.current,
                   "task %d overslept in the heap", i);
             break;
