@@ -144,6 +144,7 @@ extern "C" {
 #define ASYNCIO_ECLOSED (-1011)   /* the loop (or stream) is closed */
 #define ASYNCIO_ECORRUPT (-1012)  /* a coroutine was resumed at an unknown point, or lost */
 #define ASYNCIO_ESTATE (-1013)    /* InvalidStateError: result of a task that is not done */
+#define ASYNCIO_EREINIT (-1020)   /* create_task re-initialised the coroutine its task still runs */
 #define ASYNCIO_ENOHOST (-1050)   /* streams: getaddrinfo could not resolve the host */
 #define ASYNCIO_ETLS (-1051)      /* streams: TLS failure (asyncio_stream_tls_error() tells more) */
 #define ASYNCIO_ETLS_NOCERT (-1052) /* streams: TLS peer sent no certificate, one is required */
@@ -245,8 +246,11 @@ struct asyncio_task {
  * Schedule `coro` as a new task stored in `t`; it first runs at the loop's
  * next pass (Python's create_task). Errors: EINVAL (NULL, or a coroutine
  * that has already started), EBUSY (`t` is still pending, or failed and its
- * error is not yet reported or retrieved), ECLOSED (loop closed). Not
- * IRQ-safe.
+ * error is not yet reported or retrieved), ECLOSED (loop closed), EREINIT
+ * (`t` is still pending and `coro` is the very frame it runs: the
+ * constructor, e.g. say_after(&f, ...), has already reset that frame, so
+ * `t` cannot go on: it ends with EREINIT instead of silently restarting,
+ * and the exception handler is told). Not IRQ-safe.
  */
 int asyncio_create_task(asyncio_task *t, asyncio_coro *coro);
 
@@ -776,6 +780,7 @@ enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ }
 #define ASYNCIO_F_ON_READ_ 0x10u   /* its wait queue is an asyncio_io's readers */
 #define ASYNCIO_F_ON_WRITE_ 0x20u  /* its wait queue is an asyncio_io's writers */
 #define ASYNCIO_F_QUEUE_KIND_ (ASYNCIO_F_ON_TASK_ | ASYNCIO_F_ON_READ_ | ASYNCIO_F_ON_WRITE_)
+#define ASYNCIO_F_REINIT_ 0x40u /* its frame was re-initialised while it ran: end it */
 
 struct asyncio_loop {
     asyncio_task *run_head, *run_tail; /* FIFO of runnable tasks */
@@ -813,6 +818,7 @@ const char *asyncio_strerror(int err)
     case ASYNCIO_ECLOSED: return "closed";
     case ASYNCIO_ECORRUPT: return "coroutine state corrupted";
     case ASYNCIO_ESTATE: return "invalid state";
+    case ASYNCIO_EREINIT: return "coroutine of a running task re-initialised";
     case ASYNCIO_ENOHOST: return "host not found";
     case ASYNCIO_ETLS: return "TLS error";
     case ASYNCIO_ETLS_NOCERT: return "TLS: no client certificate";
@@ -1109,10 +1115,12 @@ static asyncio_loop *asyncio_ready_loop_(void)
     return &asyncio_L_;
 }
 
-/* Created in this loop (pending or done), not dropped by new_event_loop. */
+/* Created in this loop (pending or done), not dropped by new_event_loop
+ * (the generation alone is not enough: it wraps after 256 loops). */
 static int asyncio_task_of_loop_(const asyncio_task *t)
 {
-    return t && t->state != ASYNCIO_TASK_NEW && t->gen == asyncio_L_.gen;
+    return t && (t->state == ASYNCIO_TASK_PENDING || t->state == ASYNCIO_TASK_DONE) &&
+           t->gen == asyncio_L_.gen;
 }
 
 /* Pending, and in this loop (not dropped by new_event_loop). */
@@ -1131,6 +1139,24 @@ static void asyncio_task_start_(asyncio_task *t, asyncio_coro *coro)
     t->where = ASYNCIO_IN_NONE_;
 }
 
+/* create_task(t, ctor(&frame)) while `t` still runs that very frame: the
+ * constructor has already reset the frame's header (resume point, child),
+ * so the task can no longer resume where it was. Rather than let it restart
+ * silently from the top, end it with EREINIT (at its next step, or at its
+ * next await if it is the caller) and report it now. */
+static int asyncio_reinit_live_(asyncio_task *t)
+{
+    asyncio_context ctx;
+    t->flags |= ASYNCIO_F_REINIT_ | ASYNCIO_F_RETRIEVED_; /* reported here, once */
+    if (t != asyncio_L_.current)
+        asyncio_wake_now_(t);
+    ctx.message = "create_task re-initialised the coroutine of a running task";
+    ctx.error = ASYNCIO_EREINIT;
+    ctx.task = t;
+    asyncio_loop_call_exception_handler(&asyncio_L_, &ctx);
+    return ASYNCIO_EREINIT;
+}
+
 int asyncio_create_task(asyncio_task *t, asyncio_coro *coro)
 {
     asyncio_ready_loop_();
@@ -1139,7 +1165,7 @@ int asyncio_create_task(asyncio_task *t, asyncio_coro *coro)
     if (asyncio_L_.closed)
         return ASYNCIO_ECLOSED;
     if (asyncio_task_live_(t))
-        return ASYNCIO_EBUSY;
+        return t->coro == coro ? asyncio_reinit_live_(t) : ASYNCIO_EBUSY;
     if (t->gen == asyncio_L_.gen && t->where == ASYNCIO_IN_RUNQ_) {
         /* Done, but queued for its exception-handler pass. */
         if (!(t->flags & ASYNCIO_F_RETRIEVED_))
@@ -1285,8 +1311,10 @@ static int asyncio_step_(asyncio_task *t)
         asyncio_report_(t);
         return 0;
     }
-    if ((t->flags & ASYNCIO_F_CANCEL_) && co->line == 0)
-        r = asyncio_coro_abort_(co, ASYNCIO_ECANCELLED); /* cancelled before it ever ran */
+    if ((t->flags & (ASYNCIO_F_CANCEL_ | ASYNCIO_F_REINIT_)) && co->line == 0)
+        /* cancelled before it ever ran, or its frame was re-initialised */
+        r = asyncio_coro_abort_(co, (t->flags & ASYNCIO_F_REINIT_) ? ASYNCIO_EREINIT
+                                                                   : ASYNCIO_ECANCELLED);
     else
         r = co->fn(co);
     if (r == ASYNCIO_PENDING) {
@@ -1310,7 +1338,9 @@ static int asyncio_park_check_(void)
     asyncio_task *cur = asyncio_L_.current;
     if (!cur)
         return ASYNCIO_ENOLOOP;
-    if (cur->flags & ASYNCIO_F_CANCEL_) {
+    if (cur->flags & (ASYNCIO_F_CANCEL_ | ASYNCIO_F_REINIT_)) {
+        if (cur->flags & ASYNCIO_F_REINIT_)
+            return ASYNCIO_EREINIT; /* its frame was reset: it can't resume; end it */
         cur->flags &= (uint8_t)~ASYNCIO_F_CANCEL_;
         return ASYNCIO_ECANCELLED;
     }
