@@ -145,6 +145,7 @@ extern "C" {
 #define ASYNCIO_ECORRUPT (-1012)  /* a coroutine was resumed at an unknown point, or lost */
 #define ASYNCIO_ESTATE (-1013)    /* InvalidStateError: result of a task that is not done */
 #define ASYNCIO_EREINIT (-1020)   /* create_task re-initialised the coroutine its task still runs */
+#define ASYNCIO_ESTALL (-1022)    /* the clock stood still while a timer was pending (reported) */
 #define ASYNCIO_ENOHOST (-1050)   /* streams: getaddrinfo could not resolve the host */
 #define ASYNCIO_ETLS (-1051)      /* streams: TLS failure (asyncio_stream_tls_error() tells more) */
 #define ASYNCIO_ETLS_NOCERT (-1052) /* streams: TLS peer sent no certificate, one is required */
@@ -303,8 +304,12 @@ asyncio_loop *asyncio_get_event_loop(void);
  * the port stops watching its descriptors, and it never runs again, so its
  * memory may be reused or freed at once. A Lock held by (or being handed to)
  * a dropped task stays taken. The exception handler is cleared; a closed
- * loop opens again. Errors: EBUSY if called while the loop is running
- * (returns NULL). */
+ * loop opens again. Returns the loop, or NULL with *err (`err` may be NULL)
+ * set to EBUSY if called while the loop is running; *err is 0 on success.
+ * Not IRQ-safe. */
+asyncio_loop *asyncio_new_event_loop_err(int *err);
+
+/* The same, for a caller that needs no error code (NULL means EBUSY). */
 asyncio_loop *asyncio_new_event_loop(void);
 
 /* asyncio.run(coro): create_task(t, coro), run until it ends. Returns main's
@@ -318,7 +323,14 @@ int asyncio_loop_create_task(asyncio_loop *loop, asyncio_task *t, asyncio_coro *
 
 /* Run until task `t` (already created) is done; returns its error and value.
  * A task that is already done returns at once. EINVAL for a task never
- * created, EBUSY if the loop is already running, ECLOSED if closed. */
+ * created, EBUSY if the loop is already running, ECLOSED if closed.
+ * Stalls: if the clock does not move for ASYNCIO_STALL_PASSES (default
+ * 1000000, 0: off) scheduler passes while a timer is pending -- tasks that
+ * only ever sleep(0) under the POSIX virtual clock, which moves only when
+ * the loop idles -- the exception handler gets ASYNCIO_ESTALL (once per
+ * run, task NULL) and the loop idles until the next deadline, which moves
+ * a virtual clock there, so sleepers wake instead of the program hanging.
+ * (Every loop entry point -- asyncio_run, run_forever -- comes here.) */
 int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio_value *value);
 
 /* Run until asyncio_loop_stop(). Returns 0, or EBUSY / ECLOSED. */
@@ -769,6 +781,14 @@ int asyncio_io_wait_start_(asyncio_io *io, unsigned events);
             asyncio_strerror((ctx)->error), (ctx)->error, (void *)(ctx)->task)
 #endif
 
+/* Stall detection: after this many scheduler passes with a timer pending
+ * and the clock not moving, the loop reports ASYNCIO_ESTALL (once per run)
+ * and idles until the next deadline (see asyncio_loop_run_until_complete).
+ * 0 turns it off. A real millisecond clock always moves long before this. */
+#ifndef ASYNCIO_STALL_PASSES
+#define ASYNCIO_STALL_PASSES 1000000
+#endif
+
 /* Where a task is (asyncio_task.where). */
 enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ };
 
@@ -794,7 +814,10 @@ struct asyncio_loop {
     uint32_t seq;
     uint8_t gen;
     uint8_t running, closed, ready, stop_pending;
-    asyncio_task stopper; /* run_forever runs until this one is scheduled */
+    uint8_t stall_reported; /* ESTALL reported in this run */
+    uint32_t stall_now;     /* the tick the clock stood at ... */
+    uint32_t stall_passes;  /* ... for this many passes with a timer pending */
+    asyncio_task stopper;   /* run_forever runs until this one is scheduled */
     asyncio_coro stopper_co;
 };
 
@@ -819,6 +842,7 @@ const char *asyncio_strerror(int err)
     case ASYNCIO_ECORRUPT: return "coroutine state corrupted";
     case ASYNCIO_ESTATE: return "invalid state";
     case ASYNCIO_EREINIT: return "coroutine of a running task re-initialised";
+    case ASYNCIO_ESTALL: return "clock stalled";
     case ASYNCIO_ENOHOST: return "host not found";
     case ASYNCIO_ETLS: return "TLS error";
     case ASYNCIO_ETLS_NOCERT: return "TLS: no client certificate";
@@ -1886,10 +1910,39 @@ asyncio_coro *asyncio_wait_for_task_ms(asyncio_wait_for_state *wf, asyncio_task 
 /* The loop                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* The clock has not moved for ASYNCIO_STALL_PASSES passes although a timer
+ * is pending (tasks that only ever yield, under a virtual clock that only
+ * moves when the loop idles): report it once per run, then idle until the
+ * next deadline, which moves a virtual clock there. */
+static void asyncio_stalled_(uint32_t now)
+{
+    int32_t timeout = asyncio_ticks_diff(asyncio_L_.heap->aux.timer.key, now);
+    asyncio_L_.stall_passes = 0;
+    if (!asyncio_L_.stall_reported) {
+        asyncio_context ctx;
+        asyncio_L_.stall_reported = 1;
+        ctx.message = "the clock stood still with a timer pending: moved on to its deadline";
+        ctx.error = ASYNCIO_ESTALL;
+        ctx.task = NULL;
+        asyncio_loop_call_exception_handler(&asyncio_L_, &ctx);
+    }
+    if (timeout > 0)
+        asyncio_port_wait(timeout);
+}
+
 /* Move every sleeper whose time has come to the run queue, in wake order. */
 static void asyncio_expire_timers_(void)
 {
     uint32_t now = asyncio_port_ticks_ms();
+#if ASYNCIO_STALL_PASSES
+    if (now != asyncio_L_.stall_now) {
+        asyncio_L_.stall_now = now;
+        asyncio_L_.stall_passes = 0;
+    } else if (++asyncio_L_.stall_passes >= (uint32_t)ASYNCIO_STALL_PASSES) {
+        asyncio_stalled_(now);
+        now = asyncio_port_ticks_ms();
+    }
+#endif
     while (asyncio_L_.heap && asyncio_ticks_diff(asyncio_L_.heap->aux.timer.key, now) <= 0)
         asyncio_runq_push_(asyncio_heap_pop_());
 }
@@ -1977,16 +2030,23 @@ static void asyncio_loop_reset_(void)
 
 asyncio_loop *asyncio_get_event_loop(void) { return asyncio_ready_loop_(); }
 
-asyncio_loop *asyncio_new_event_loop(void)
+asyncio_loop *asyncio_new_event_loop_err(int *err)
 {
+    int r = ASYNCIO_OK;
     asyncio_ready_loop_();
     if (asyncio_L_.running)
+        r = ASYNCIO_EBUSY;
+    if (err)
+        *err = r;
+    if (r)
         return NULL;
     asyncio_loop_reset_();
     asyncio_L_.handler = NULL;
     asyncio_L_.closed = 0;
     return &asyncio_L_;
 }
+
+asyncio_loop *asyncio_new_event_loop(void) { return asyncio_new_event_loop_err(NULL); }
 
 int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio_value *value)
 {
@@ -2000,6 +2060,8 @@ int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio
         return ASYNCIO_ECLOSED;
     asyncio_L_.main = t;
     asyncio_L_.running = 1;
+    asyncio_L_.stall_reported = 0;
+    asyncio_L_.stall_passes = 0;
     asyncio_run_loop_();
     asyncio_L_.running = 0;
     asyncio_L_.main = NULL;

@@ -124,3 +124,76 @@ Test(core_misuse, a_task_reinitialising_its_own_frame_through_create_task_ends_w
                  "create_task on itself: coroutine of a running task re-initialised\n"
                  "next await: coroutine of a running task re-initialised\n");
 }
+
+/* ------------------------------------------------------------------------ */
+/* new_event_loop() on a running loop                                       */
+/* ------------------------------------------------------------------------ */
+
+static int nel_running_fn(asyncio_coro *co)
+{
+    int err = 12345;
+    asyncio_loop *loop;
+    ASYNC_BEGIN(co);
+    loop = asyncio_new_event_loop_err(&err);
+    trace("new_event_loop_err: %s, %s", loop ? "loop" : "NULL", asyncio_strerror(err));
+    trace("new_event_loop: %s", asyncio_new_event_loop() ? "loop" : "NULL");
+    ASYNC_END;
+}
+
+Test(core_misuse, new_event_loop_on_a_running_loop_reports_ebusy_through_err)
+{
+    static asyncio_coro co;
+    static asyncio_task t;
+    int err = 12345;
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&co, nel_running_fn), NULL), 0);
+    assert_trace("new_event_loop_err: NULL, busy\nnew_event_loop: NULL\n");
+    cr_assert_eq(asyncio_new_event_loop_err(&err), asyncio_get_event_loop());
+    cr_assert_eq(err, 0, "success sets *err to 0");
+    cr_assert_not_null(asyncio_new_event_loop_err(NULL), "err may be NULL");
+}
+
+/* ------------------------------------------------------------------------ */
+/* A virtual clock frozen by a task that only yields                        */
+/* ------------------------------------------------------------------------ */
+
+static int spin_stop;
+static int spinner_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    while (!spin_stop)
+        YIELD; /* sleep(0) forever: the loop never idles */
+    ASYNC_END;
+}
+
+struct stall_main {
+    asyncio_coro co, spin;
+    asyncio_task t;
+};
+static int stall_main_fn(asyncio_coro *co)
+{
+    struct stall_main *m = (struct stall_main *)co;
+    ASYNC_BEGIN(co);
+    cr_assert_eq(asyncio_create_task(&m->t, asyncio_coro_init(&m->spin, spinner_fn)), 0);
+    AWAIT_SLEEP_MS(100);
+    trace("%u: main woke", asyncio_ticks_ms());
+    AWAIT_SLEEP_MS(50); /* the second stall of this run is not reported */
+    trace("%u: main woke again", asyncio_ticks_ms());
+    spin_stop = 1;
+    AWAIT_TASK(&m->t);
+    ASYNC_END;
+}
+
+/* Before the fix this hung: the spinner keeps the loop busy, so the virtual
+ * clock (which moves only when the loop idles) never reaches main's
+ * deadline. */
+Test(core_misuse, a_virtual_clock_frozen_by_a_task_that_only_yields_is_reported_and_moved_on)
+{
+    static struct stall_main m;
+    static asyncio_task t;
+    asyncio_loop_set_exception_handler(asyncio_get_event_loop(), tracing_handler);
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&m.co, stall_main_fn), NULL), 0);
+    assert_trace("handler: the clock stood still with a timer pending: moved on to its deadline: "
+                 "clock stalled\n"
+                 "100: main woke\n"
+                 "150: main woke again\n");
+}
