@@ -43,7 +43,7 @@ $(BUILD)/%/port_posix.o: port_posix.c asyncio.h
 define host_tests
 $(BUILD)/$(1)/tests/%: tests/%.c $(CORE) tests/trace.h tests/coros.h
 	@mkdir -p $$(dir $$@)
-	$(1) $(STD) $(WARN) $$(CFLAGS) -I. -Itests $$< port_posix.c -o $$@ $$(TEST_LIBS)
+	$(1) $(STD) $(WARN) $$(CFLAGS) -DASYNCIO_CHECK_THREAD -I. -Itests $$< port_posix.c -o $$@ $$(TEST_LIBS)
 endef
 $(foreach c,$(COMPILERS),$(eval $(call host_tests,$(c))))
 

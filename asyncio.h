@@ -84,6 +84,17 @@
  * interrupt handler, a POSIX signal handler or another thread. Everything
  * else belongs to the thread that runs the loop.
  *
+ * Debug check: build the core with -DASYNCIO_CHECK_THREAD (on a port that
+ * provides asyncio_port_thread_id(), as port_posix.c does) and, while the
+ * loop runs, a loop call from any other thread is refused: create_task,
+ * task_cancel, task_result, lock_release, loop_close and new_event_loop_err
+ * fail with ASYNCIO_ETHREAD; event_set / event_clear / loop_stop /
+ * set_exception_handler do nothing and say so through
+ * ASYNCIO_THREAD_REPORT(name) (stderr by default). Starting a run while the
+ * loop runs is EBUSY from any thread: claiming the loop is one atomic
+ * exchange, so of two asyncio_run() on two threads exactly one runs.
+ * Between runs the loop belongs to whichever thread uses it.
+ *
  * ---------------------------------------------------------------------------
  * TASK STATE MACHINE (asyncio_task.state / .where)
  * ---------------------------------------------------------------------------
@@ -145,9 +156,12 @@ extern "C" {
 #define ASYNCIO_ECORRUPT (-1012)  /* a coroutine was resumed at an unknown point, or lost */
 #define ASYNCIO_ESTATE (-1013)    /* InvalidStateError: result of a task that is not done */
 #define ASYNCIO_EREINIT (-1020)   /* create_task re-initialised the coroutine its task still runs */
-#define ASYNCIO_ESTALL (-1022)    /* the clock stood still while a timer was pending (reported) */
-#define ASYNCIO_ENOHOST (-1050)   /* streams: getaddrinfo could not resolve the host */
-#define ASYNCIO_ETLS (-1051)      /* streams: TLS failure (asyncio_stream_tls_error() tells more) */
+#define ASYNCIO_ETHREAD                                                                            \
+    (-1021)                     /* a loop call from a thread that is not the loop's (debug check)  \
+                                 */
+#define ASYNCIO_ESTALL (-1022)  /* the clock stood still while a timer was pending (reported) */
+#define ASYNCIO_ENOHOST (-1050) /* streams: getaddrinfo could not resolve the host */
+#define ASYNCIO_ETLS (-1051)    /* streams: TLS failure (asyncio_stream_tls_error() tells more) */
 #define ASYNCIO_ETLS_NOCERT (-1052) /* streams: TLS peer sent no certificate, one is required */
 #define ASYNCIO_ETLS_VERIFY (-1053) /* streams: TLS peer's certificate failed verification */
 #define ASYNCIO_ETLS_ALERT (-1054)  /* streams: TLS peer ended the handshake with a fatal alert */
@@ -194,6 +208,11 @@ asyncio_coro *asyncio_coro_init(asyncio_coro *co, asyncio_fn fn);
 
 typedef struct asyncio_task asyncio_task;
 
+/* A link of the loop's ring of parked tasks (private). */
+typedef struct asyncio_link {
+    struct asyncio_link *next, *prev;
+} asyncio_link;
+
 /* A FIFO of waiting tasks: the tail of a ring threaded through the tasks. */
 typedef struct asyncio_waitq {
     asyncio_task *tail;
@@ -223,9 +242,7 @@ struct asyncio_task {
             uint32_t key; /* wake-up tick */
             uint32_t seq; /* FIFO order among equal wake-up ticks */
         } timer;
-        struct { /* parked (in a wait queue, or by gather): the loop's list */
-            asyncio_task *next, *prev;
-        } parked;
+        asyncio_link parked; /* parked (in a wait queue, or by gather): the loop's ring */
     } aux;
     asyncio_coro *coro; /* the root coroutine; holds the result when done */
     union {
@@ -324,8 +341,8 @@ int asyncio_loop_create_task(asyncio_loop *loop, asyncio_task *t, asyncio_coro *
 /* Run until task `t` (already created) is done; returns its error and value.
  * A task that is already done returns at once. EINVAL for a task never
  * created, EBUSY if the loop is already running, ECLOSED if closed.
- * Stalls: if the clock does not move for ASYNCIO_STALL_PASSES (default
- * 1000000, 0: off) scheduler passes while a timer is pending -- tasks that
+ * Stalls: if the clock does not move for ASYNCIO_STALL_ROUNDS (default
+ * 1000000, 0: off) rounds of the run queue while a timer is pending -- tasks that
  * only ever sleep(0) under the POSIX virtual clock, which moves only when
  * the loop idles -- the exception handler gets ASYNCIO_ESTALL (once per
  * run, task NULL) and the loop idles until the next deadline, which moves
@@ -717,6 +734,13 @@ void asyncio_io_forget(asyncio_io *io);
  *                             and call asyncio_io_ready() from
  *                             asyncio_port_wait() when it is ready. Return 0,
  *                             or ASYNCIO_EINVAL where there is no I/O.
+ *
+ * Optional:
+ *  asyncio_port_thread_id()   a non-zero id of the calling thread (equal for
+ *                             calls from one thread, different across
+ *                             threads). Only builds with ASYNCIO_CHECK_THREAD
+ *                             call it; a port without threads leaves it out
+ *                             (and that check off: the default).
  */
 void asyncio_port_init(void);
 uint32_t asyncio_port_ticks_ms(void);
@@ -725,6 +749,7 @@ void asyncio_port_wake(void);
 uint32_t asyncio_port_critical_enter(void);
 void asyncio_port_critical_exit(uint32_t state);
 int asyncio_port_io_watch(asyncio_io *io, unsigned events);
+uintptr_t asyncio_port_thread_id(void);
 
 /* POSIX port extras (port_posix.c): a virtual clock for tests. When on, time
  * stands still while tasks run and jumps to the next deadline when the loop
@@ -781,12 +806,21 @@ int asyncio_io_wait_start_(asyncio_io *io, unsigned events);
             asyncio_strerror((ctx)->error), (ctx)->error, (void *)(ctx)->task)
 #endif
 
-/* Stall detection: after this many scheduler passes with a timer pending
- * and the clock not moving, the loop reports ASYNCIO_ESTALL (once per run)
- * and idles until the next deadline (see asyncio_loop_run_until_complete).
- * 0 turns it off. A real millisecond clock always moves long before this. */
-#ifndef ASYNCIO_STALL_PASSES
-#define ASYNCIO_STALL_PASSES 1000000
+#if defined(ASYNCIO_CHECK_THREAD) && !defined(ASYNCIO_THREAD_REPORT)
+#include <stdio.h>
+#define ASYNCIO_THREAD_REPORT(name)                                                                \
+    fprintf(stderr, "asyncio: %s called from a thread that is not the loop's: ignored\n", (name))
+#endif
+
+/* Stall detection: after this many rounds of the run queue (every task
+ * runnable at a round's start has run once) with a timer pending and the
+ * clock not moving, the loop reports ASYNCIO_ESTALL (once per run) and
+ * idles until the next deadline (see asyncio_loop_run_until_complete).
+ * 0 turns it off. Counting rounds, not passes, keeps a million tasks that
+ * each run once from looking like a stall; a real millisecond clock always
+ * moves long before a million rounds (a round takes at least a few ns). */
+#ifndef ASYNCIO_STALL_ROUNDS
+#define ASYNCIO_STALL_ROUNDS 1000000
 #endif
 
 /* Where a task is (asyncio_task.where). */
@@ -800,7 +834,7 @@ enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ }
 #define ASYNCIO_F_ON_READ_ 0x10u   /* its wait queue is an asyncio_io's readers */
 #define ASYNCIO_F_ON_WRITE_ 0x20u  /* its wait queue is an asyncio_io's writers */
 #define ASYNCIO_F_QUEUE_KIND_ (ASYNCIO_F_ON_TASK_ | ASYNCIO_F_ON_READ_ | ASYNCIO_F_ON_WRITE_)
-#define ASYNCIO_F_REINIT_ 0x40u /* its frame was re-initialised while it ran: end it */
+#define ASYNCIO_F_REINIT_ 0x40u /* its frame was reset while it ran: end it (with F_CANCEL_) */
 
 struct asyncio_loop {
     asyncio_task *run_head, *run_tail; /* FIFO of runnable tasks */
@@ -808,20 +842,87 @@ struct asyncio_loop {
     asyncio_task *current;             /* the task running now */
     asyncio_task *main;                /* run_until_complete returns when it ends */
     asyncio_flag *armed;               /* flags that have a waiter */
-    asyncio_task *parked;              /* every parked task (wait queues, gather) */
+    asyncio_link parked;               /* ring of every parked task (wait queues, gather) */
     unsigned io_watched;               /* descriptors the port watches */
     asyncio_exception_handler handler;
     uint32_t seq;
     uint8_t gen;
-    uint8_t running, closed, ready, stop_pending;
-    uint8_t stall_reported; /* ESTALL reported in this run */
-    uint32_t stall_now;     /* the tick the clock stood at ... */
-    uint32_t stall_passes;  /* ... for this many passes with a timer pending */
-    asyncio_task stopper;   /* run_forever runs until this one is scheduled */
+    uint8_t running; /* claimed by one atomic exchange (asyncio_loop_claim_) */
+    uint8_t closed, ready, stop_pending;
+    uint8_t stall_reported;   /* ESTALL reported in this run */
+    uint32_t stall_now;       /* the tick the clock stood at ... */
+    uint32_t stall_rounds;    /* ... for this many rounds with a timer pending */
+    asyncio_task *round_mark; /* run queue tail when the round began (compared only) */
+    asyncio_task stopper;     /* run_forever runs until this one is scheduled */
     asyncio_coro stopper_co;
+#ifdef ASYNCIO_CHECK_THREAD
+    uintptr_t owner; /* the thread running the loop, 0 when not running */
+#endif
 };
 
 static asyncio_loop asyncio_L_;
+
+/* Is the loop running (possibly on another thread)? */
+static int asyncio_loop_running_(void)
+{
+    return __atomic_load_n(&asyncio_L_.running, __ATOMIC_ACQUIRE);
+}
+
+#ifdef ASYNCIO_CHECK_THREAD
+/* While the loop runs, is the caller another thread than the one running
+ * it? (The owner is stored just after the claim and cleared just before
+ * the release: a caller that sees it unset is another thread, too.) */
+static int asyncio_wrong_thread_(void)
+{
+    return asyncio_loop_running_() &&
+           __atomic_load_n(&asyncio_L_.owner, __ATOMIC_ACQUIRE) != asyncio_port_thread_id();
+}
+#define ASYNCIO_THREAD_CHECK_(ret)                                                                 \
+    do {                                                                                           \
+        if (asyncio_wrong_thread_())                                                               \
+            return (ret);                                                                          \
+    } while (0)
+#define ASYNCIO_THREAD_CHECK_VOID_(name)                                                           \
+    do {                                                                                           \
+        if (asyncio_wrong_thread_()) {                                                             \
+            ASYNCIO_THREAD_REPORT(name);                                                           \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+#else
+#define ASYNCIO_THREAD_CHECK_(ret) ((void)0)
+#define ASYNCIO_THREAD_CHECK_VOID_(name) ((void)0)
+#endif
+
+/* Claim the loop for a run: 1 if it was free. One atomic exchange, so two
+ * threads starting a run at once cannot both get it. Cores without an
+ * atomic exchange (ARMv6-M) use the port's critical section. */
+static int asyncio_loop_claim_(void)
+{
+    int was;
+#if defined(__ARM_ARCH_6M__) || defined(ASYNCIO_NO_ATOMIC_XCHG)
+    uint32_t s = asyncio_port_critical_enter();
+    was = asyncio_L_.running;
+    asyncio_L_.running = 1;
+    asyncio_port_critical_exit(s);
+#else
+    was = __atomic_exchange_n(&asyncio_L_.running, (uint8_t)1, __ATOMIC_ACQ_REL);
+#endif
+    if (was)
+        return 0;
+#ifdef ASYNCIO_CHECK_THREAD
+    __atomic_store_n(&asyncio_L_.owner, asyncio_port_thread_id(), __ATOMIC_RELEASE);
+#endif
+    return 1;
+}
+
+static void asyncio_loop_release_(void)
+{
+#ifdef ASYNCIO_CHECK_THREAD
+    __atomic_store_n(&asyncio_L_.owner, (uintptr_t)0, __ATOMIC_RELEASE);
+#endif
+    __atomic_store_n(&asyncio_L_.running, (uint8_t)0, __ATOMIC_RELEASE);
+}
 
 const char *asyncio_strerror(int err)
 {
@@ -842,6 +943,7 @@ const char *asyncio_strerror(int err)
     case ASYNCIO_ECORRUPT: return "coroutine state corrupted";
     case ASYNCIO_ESTATE: return "invalid state";
     case ASYNCIO_EREINIT: return "coroutine of a running task re-initialised";
+    case ASYNCIO_ETHREAD: return "called from a thread that is not the loop's";
     case ASYNCIO_ESTALL: return "clock stalled";
     case ASYNCIO_ENOHOST: return "host not found";
     case ASYNCIO_ETLS: return "TLS error";
@@ -896,6 +998,8 @@ static void asyncio_runq_remove_(asyncio_task *t)
     }
     if (!*link)
         return;
+    if (asyncio_L_.round_mark == t)
+        asyncio_L_.round_mark = NULL;
     *link = t->link.run.next;
     if (asyncio_L_.run_tail == t)
         asyncio_L_.run_tail = prev;
@@ -982,6 +1086,8 @@ static asyncio_task *asyncio_heap_pop_(void)
 {
     asyncio_task *t = asyncio_L_.heap;
     asyncio_L_.heap = asyncio_heap_pair_(t->link.heap.child);
+    if (!asyncio_L_.heap)
+        asyncio_L_.round_mark = NULL; /* rounds are counted only with timers */
     t->link.heap.child = NULL;
     t->where = ASYNCIO_IN_NONE_;
     return t;
@@ -1010,14 +1116,15 @@ static void asyncio_heap_remove_(asyncio_task *t)
 /* Wait queues: a ring of tasks, O(1) append, pop and removal               */
 /*                                                                          */
 /* Every parked task (in any wait queue, or parked by gather) is also on    */
-/* the loop's `parked` list, a doubly linked list threaded through the      */
-/* task's aux.parked links (the timer fields, unused while it is parked),   */
-/* so the task stays 32 bytes on 32-bit targets. Joining and leaving it is  */
-/* O(1) and done here, inside asyncio_waitq_push_ / _remove_ (and so _pop_, */
-/* _wake_all_), and in gather's park/notify: any primitive built on these   */
-/* helpers (Event, Lock, flag, task awaiters, I/O, Queue, Semaphore, ...)   */
-/* is covered with no bookkeeping of its own. new_event_loop() and close()  */
-/* walk this list: each parked task is unlinked from its queue (a           */
+/* the loop's `parked` ring (doubly linked, the loop holds the sentinel),   */
+/* threaded through the task's aux.parked link: the timer fields, unused    */
+/* while it is parked, so the task stays 32 bytes on 32-bit targets.        */
+/* Joining and leaving it is O(1), branch-free, and done here, inside       */
+/* asyncio_waitq_push_ / _remove_ (and so _pop_, _wake_all_), and in        */
+/* gather's park/notify: any primitive built on these helpers (Event, Lock, */
+/* flag, task awaiters, I/O, Queue, Semaphore, ...) is covered with no      */
+/* bookkeeping of its own. new_event_loop() and close() walk this ring:     */
+/* each parked task is unlinked from its queue (a                           */
 /* descriptor nobody waits on any more is unwatched, as on any removal) and */
 /* marked DROPPED, so no object of the old loop keeps a pointer to it and   */
 /* nothing wakes it in the new loop.                                        */
@@ -1025,23 +1132,27 @@ static void asyncio_heap_remove_(asyncio_task *t)
 
 static void asyncio_parked_add_(asyncio_task *t)
 {
-    asyncio_task *head = asyncio_L_.parked;
-    t->aux.parked.prev = NULL;
-    t->aux.parked.next = head;
-    if (head)
-        head->aux.parked.prev = t;
-    asyncio_L_.parked = t;
+    asyncio_link *l = &t->aux.parked, *head = &asyncio_L_.parked;
+    l->next = head->next;
+    l->prev = head;
+    head->next->prev = l;
+    head->next = l;
 }
 
 static void asyncio_parked_del_(asyncio_task *t)
 {
-    asyncio_task *next = t->aux.parked.next, *prev = t->aux.parked.prev;
-    if (next)
-        next->aux.parked.prev = prev;
-    if (prev)
-        prev->aux.parked.next = next;
-    else
-        asyncio_L_.parked = next;
+    asyncio_link *l = &t->aux.parked;
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+}
+
+/* The first parked task, or NULL. */
+static asyncio_task *asyncio_parked_first_(void)
+{
+    asyncio_link *l = asyncio_L_.parked.next;
+    if (l == &asyncio_L_.parked)
+        return NULL;
+    return (asyncio_task *)(void *)((char *)l - offsetof(asyncio_task, aux.parked));
 }
 
 static void asyncio_waitq_push_(asyncio_waitq *q, asyncio_task *t)
@@ -1133,6 +1244,7 @@ static void asyncio_wake_now_(asyncio_task *t)
 static asyncio_loop *asyncio_ready_loop_(void)
 {
     if (!asyncio_L_.ready) {
+        asyncio_L_.parked.next = asyncio_L_.parked.prev = &asyncio_L_.parked;
         asyncio_port_init();
         asyncio_L_.ready = 1;
     }
@@ -1171,7 +1283,8 @@ static void asyncio_task_start_(asyncio_task *t, asyncio_coro *coro)
 static int asyncio_reinit_live_(asyncio_task *t)
 {
     asyncio_context ctx;
-    t->flags |= ASYNCIO_F_REINIT_ | ASYNCIO_F_RETRIEVED_; /* reported here, once */
+    /* CANCEL too, so the hot paths test one bit, as for a cancellation. */
+    t->flags |= ASYNCIO_F_REINIT_ | ASYNCIO_F_CANCEL_ | ASYNCIO_F_RETRIEVED_;
     if (t != asyncio_L_.current)
         asyncio_wake_now_(t);
     ctx.message = "create_task re-initialised the coroutine of a running task";
@@ -1184,6 +1297,7 @@ static int asyncio_reinit_live_(asyncio_task *t)
 int asyncio_create_task(asyncio_task *t, asyncio_coro *coro)
 {
     asyncio_ready_loop_();
+    ASYNCIO_THREAD_CHECK_(ASYNCIO_ETHREAD);
     if (!t || !coro || !coro->fn || coro->line != 0)
         return ASYNCIO_EINVAL;
     if (asyncio_L_.closed)
@@ -1235,6 +1349,7 @@ static int asyncio_awaits_(const asyncio_task *t, const asyncio_task *target)
 
 int asyncio_task_cancel(asyncio_task *t)
 {
+    ASYNCIO_THREAD_CHECK_(ASYNCIO_ETHREAD);
     if (!t || t->state == ASYNCIO_TASK_NEW)
         return ASYNCIO_EINVAL;
     if (!asyncio_task_live_(t))
@@ -1252,6 +1367,7 @@ int asyncio_task_cancel(asyncio_task *t)
 
 int asyncio_task_result(asyncio_task *t, asyncio_value *value)
 {
+    ASYNCIO_THREAD_CHECK_(ASYNCIO_ETHREAD);
     if (!t)
         return ASYNCIO_EINVAL;
     if (t->state != ASYNCIO_TASK_DONE)
@@ -1335,7 +1451,7 @@ static int asyncio_step_(asyncio_task *t)
         asyncio_report_(t);
         return 0;
     }
-    if ((t->flags & (ASYNCIO_F_CANCEL_ | ASYNCIO_F_REINIT_)) && co->line == 0)
+    if ((t->flags & ASYNCIO_F_CANCEL_) && co->line == 0)
         /* cancelled before it ever ran, or its frame was re-initialised */
         r = asyncio_coro_abort_(co, (t->flags & ASYNCIO_F_REINIT_) ? ASYNCIO_EREINIT
                                                                    : ASYNCIO_ECANCELLED);
@@ -1355,6 +1471,16 @@ static int asyncio_step_(asyncio_task *t)
 /* Leaf awaits: start parks the current task, finish runs on resume          */
 /* ------------------------------------------------------------------------ */
 
+/* A cancellation (or a reset frame, F_REINIT_) reached the current task:
+ * deliver it. A reset frame stays flagged: every later await fails too. */
+static int asyncio_deliver_cancel_(asyncio_task *cur)
+{
+    if (cur->flags & ASYNCIO_F_REINIT_)
+        return ASYNCIO_EREINIT;
+    cur->flags &= (uint8_t)~ASYNCIO_F_CANCEL_;
+    return ASYNCIO_ECANCELLED;
+}
+
 /* Before parking: there must be a running task, and a cancellation that
  * reached it while it ran is delivered here, at its next await. */
 static int asyncio_park_check_(void)
@@ -1362,12 +1488,8 @@ static int asyncio_park_check_(void)
     asyncio_task *cur = asyncio_L_.current;
     if (!cur)
         return ASYNCIO_ENOLOOP;
-    if (cur->flags & (ASYNCIO_F_CANCEL_ | ASYNCIO_F_REINIT_)) {
-        if (cur->flags & ASYNCIO_F_REINIT_)
-            return ASYNCIO_EREINIT; /* its frame was reset: it can't resume; end it */
-        cur->flags &= (uint8_t)~ASYNCIO_F_CANCEL_;
-        return ASYNCIO_ECANCELLED;
-    }
+    if (cur->flags & ASYNCIO_F_CANCEL_)
+        return asyncio_deliver_cancel_(cur);
     return ASYNCIO_OK;
 }
 
@@ -1462,11 +1584,16 @@ void asyncio_event_init(asyncio_event *e)
 
 void asyncio_event_set(asyncio_event *e)
 {
+    ASYNCIO_THREAD_CHECK_VOID_("asyncio_event_set");
     asyncio_waitq_wake_all_(&e->waiters);
     e->is_set = 1;
 }
 
-void asyncio_event_clear(asyncio_event *e) { e->is_set = 0; }
+void asyncio_event_clear(asyncio_event *e)
+{
+    ASYNCIO_THREAD_CHECK_VOID_("asyncio_event_clear");
+    e->is_set = 0;
+}
 
 int asyncio_event_is_set(const asyncio_event *e) { return e->is_set; }
 
@@ -1499,6 +1626,7 @@ int asyncio_lock_locked(const asyncio_lock *l) { return l->locked; }
 int asyncio_lock_release(asyncio_lock *l)
 {
     asyncio_task *next;
+    ASYNCIO_THREAD_CHECK_(ASYNCIO_ETHREAD);
     if (!l)
         return ASYNCIO_EINVAL;
     if (!l->locked)
@@ -1910,14 +2038,14 @@ asyncio_coro *asyncio_wait_for_task_ms(asyncio_wait_for_state *wf, asyncio_task 
 /* The loop                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* The clock has not moved for ASYNCIO_STALL_PASSES passes although a timer
+/* The clock has not moved for ASYNCIO_STALL_ROUNDS rounds although a timer
  * is pending (tasks that only ever yield, under a virtual clock that only
  * moves when the loop idles): report it once per run, then idle until the
  * next deadline, which moves a virtual clock there. */
 static void asyncio_stalled_(uint32_t now)
 {
     int32_t timeout = asyncio_ticks_diff(asyncio_L_.heap->aux.timer.key, now);
-    asyncio_L_.stall_passes = 0;
+    asyncio_L_.stall_rounds = 0;
     if (!asyncio_L_.stall_reported) {
         asyncio_context ctx;
         asyncio_L_.stall_reported = 1;
@@ -1934,13 +2062,20 @@ static void asyncio_stalled_(uint32_t now)
 static void asyncio_expire_timers_(void)
 {
     uint32_t now = asyncio_port_ticks_ms();
-#if ASYNCIO_STALL_PASSES
-    if (now != asyncio_L_.stall_now) {
-        asyncio_L_.stall_now = now;
-        asyncio_L_.stall_passes = 0;
-    } else if (++asyncio_L_.stall_passes >= (uint32_t)ASYNCIO_STALL_PASSES) {
-        asyncio_stalled_(now);
-        now = asyncio_port_ticks_ms();
+#if ASYNCIO_STALL_ROUNDS
+    /* A round ends when the task that was last in the run queue when it
+     * began comes to the head: every task runnable then has run once. (The
+     * mark is only compared; it is cleared when it could leave the run
+     * queue unseen: the heap emptying, runq_remove_, a loop reset.) */
+    if (asyncio_L_.run_head == asyncio_L_.round_mark || !asyncio_L_.round_mark) {
+        asyncio_L_.round_mark = asyncio_L_.run_tail;
+        if (now != asyncio_L_.stall_now) {
+            asyncio_L_.stall_now = now;
+            asyncio_L_.stall_rounds = 0;
+        } else if (++asyncio_L_.stall_rounds >= (uint32_t)ASYNCIO_STALL_ROUNDS) {
+            asyncio_stalled_(now);
+            now = asyncio_port_ticks_ms();
+        }
     }
 #endif
     while (asyncio_L_.heap && asyncio_ticks_diff(asyncio_L_.heap->aux.timer.key, now) <= 0)
@@ -2011,7 +2146,7 @@ static void asyncio_loop_reset_(void)
         asyncio_drop_(t);
     while (asyncio_L_.heap)
         asyncio_drop_(asyncio_heap_pop_());
-    while ((t = asyncio_L_.parked) != NULL) {
+    while ((t = asyncio_parked_first_()) != NULL) {
         asyncio_unqueue_(t);
         asyncio_drop_(t);
     }
@@ -2021,6 +2156,7 @@ static void asyncio_loop_reset_(void)
         f->is_armed = 0;
     }
     asyncio_L_.run_head = asyncio_L_.run_tail = NULL;
+    asyncio_L_.round_mark = NULL;
     asyncio_L_.current = NULL;
     asyncio_L_.main = NULL;
     asyncio_L_.io_watched = 0;
@@ -2032,10 +2168,12 @@ asyncio_loop *asyncio_get_event_loop(void) { return asyncio_ready_loop_(); }
 
 asyncio_loop *asyncio_new_event_loop_err(int *err)
 {
-    int r = ASYNCIO_OK;
+    int r = asyncio_loop_running_() ? ASYNCIO_EBUSY : ASYNCIO_OK;
     asyncio_ready_loop_();
-    if (asyncio_L_.running)
-        r = ASYNCIO_EBUSY;
+#ifdef ASYNCIO_CHECK_THREAD
+    if (asyncio_wrong_thread_())
+        r = ASYNCIO_ETHREAD;
+#endif
     if (err)
         *err = r;
     if (r)
@@ -2048,35 +2186,49 @@ asyncio_loop *asyncio_new_event_loop_err(int *err)
 
 asyncio_loop *asyncio_new_event_loop(void) { return asyncio_new_event_loop_err(NULL); }
 
-int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio_value *value)
+/* Run the loop, claimed by the caller, until `t` is done; release it. */
+static int asyncio_run_claimed_(asyncio_task *t, asyncio_value *value)
 {
     asyncio_value ignored;
+    int r = ASYNCIO_ECLOSED;
+    if (!asyncio_L_.closed) {
+        asyncio_L_.main = t;
+        asyncio_L_.stall_reported = 0;
+        asyncio_L_.stall_rounds = 0;
+        asyncio_L_.round_mark = NULL;
+        asyncio_run_loop_();
+        asyncio_L_.main = NULL;
+        asyncio_L_.current = NULL;
+        r = asyncio_task_outcome_(t, value ? value : &ignored);
+    }
+    asyncio_loop_release_();
+    return r;
+}
+
+int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio_value *value)
+{
     asyncio_ready_loop_();
+    if (asyncio_loop_running_())
+        return ASYNCIO_EBUSY; /* before looking at `t`: the loop may run elsewhere */
     if (loop != &asyncio_L_ || !asyncio_task_of_loop_(t))
         return ASYNCIO_EINVAL;
-    if (asyncio_L_.running)
+    if (!asyncio_loop_claim_())
         return ASYNCIO_EBUSY;
-    if (asyncio_L_.closed)
-        return ASYNCIO_ECLOSED;
-    asyncio_L_.main = t;
-    asyncio_L_.running = 1;
-    asyncio_L_.stall_reported = 0;
-    asyncio_L_.stall_passes = 0;
-    asyncio_run_loop_();
-    asyncio_L_.running = 0;
-    asyncio_L_.main = NULL;
-    asyncio_L_.current = NULL;
-    return asyncio_task_outcome_(t, value ? value : &ignored);
+    return asyncio_run_claimed_(t, value);
 }
 
 int asyncio_run(asyncio_task *t, asyncio_coro *coro, asyncio_value *value)
 {
     int r;
     asyncio_ready_loop_();
-    if (asyncio_L_.running)
-        return ASYNCIO_EBUSY;
+    if (!asyncio_loop_claim_())
+        return ASYNCIO_EBUSY; /* running: here, or on another thread */
     r = asyncio_create_task(t, coro);
-    return r ? r : asyncio_loop_run_until_complete(&asyncio_L_, t, value);
+    if (r) {
+        asyncio_loop_release_();
+        return r;
+    }
+    return asyncio_run_claimed_(t, value);
 }
 
 static int asyncio_stopper_fn_(asyncio_coro *co)
@@ -2091,20 +2243,23 @@ int asyncio_loop_run_forever(asyncio_loop *loop)
     asyncio_ready_loop_();
     if (loop != &asyncio_L_)
         return ASYNCIO_EINVAL;
-    if (asyncio_L_.running)
+    if (!asyncio_loop_claim_())
         return ASYNCIO_EBUSY;
-    if (asyncio_L_.closed)
+    if (asyncio_L_.closed) {
+        asyncio_loop_release_();
         return ASYNCIO_ECLOSED;
+    }
     /* The stopper is pending but not scheduled: stop() schedules it. */
     asyncio_task_start_(s, asyncio_coro_init(&asyncio_L_.stopper_co, asyncio_stopper_fn_));
     asyncio_L_.stop_pending = 1;
-    asyncio_loop_run_until_complete(loop, s, NULL);
+    asyncio_run_claimed_(s, NULL);
     asyncio_L_.stop_pending = 0;
     return ASYNCIO_OK;
 }
 
 void asyncio_loop_stop(asyncio_loop *loop)
 {
+    ASYNCIO_THREAD_CHECK_VOID_("asyncio_loop_stop");
     if (loop == &asyncio_L_ && asyncio_L_.stop_pending) {
         asyncio_runq_push_(&asyncio_L_.stopper);
         asyncio_L_.stop_pending = 0; /* a second stop() does nothing */
@@ -2113,9 +2268,10 @@ void asyncio_loop_stop(asyncio_loop *loop)
 
 int asyncio_loop_close(asyncio_loop *loop)
 {
+    ASYNCIO_THREAD_CHECK_(ASYNCIO_ETHREAD);
     if (loop != &asyncio_L_)
         return ASYNCIO_EINVAL;
-    if (asyncio_L_.running)
+    if (asyncio_loop_running_())
         return ASYNCIO_EBUSY;
     asyncio_loop_reset_();
     asyncio_L_.closed = 1;
@@ -2124,6 +2280,7 @@ int asyncio_loop_close(asyncio_loop *loop)
 
 void asyncio_loop_set_exception_handler(asyncio_loop *loop, asyncio_exception_handler handler)
 {
+    ASYNCIO_THREAD_CHECK_VOID_("asyncio_loop_set_exception_handler");
     if (loop == &asyncio_L_)
         asyncio_L_.handler = handler;
 }

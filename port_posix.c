@@ -8,6 +8,8 @@
  *  wake     write() is async-signal-safe and thread-safe: asyncio_flag_set()
  *           works from signal handlers and other threads.
  *  critical nothing to mask on a host; the flag uses atomics instead.
+ *  thread   asyncio_port_thread_id() is pthread_self(), for the debug check
+ *           ASYNCIO_CHECK_THREAD.
  *  io       epoll (poll() elsewhere) over the watched descriptors plus the
  *           wake pipe; asyncio_stream.h's implementation is compiled here.
  *
@@ -24,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,6 +119,10 @@ void asyncio_port_wake(void)
     }
     errno = saved;
 }
+
+/* The optional thread id for ASYNCIO_CHECK_THREAD (pthread_t is an integer
+ * or a pointer on the systems this port targets; never 0 for a thread). */
+uintptr_t asyncio_port_thread_id(void) { return (uintptr_t)pthread_self(); }
 
 uint32_t asyncio_port_critical_enter(void) { return 0; }
 

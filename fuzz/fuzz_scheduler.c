@@ -332,25 +332,29 @@ static int flag_armed(const asyncio_flag *f)
 static void walk_parked(void)
 {
     static uint8_t on_list[NTASKS];
-    const asyncio_task *t, *prev = NULL;
+    const asyncio_link *l, *head = &asyncio_L_.parked, *prev = head;
+    const asyncio_task *t;
     int i, n = 0;
     memset(on_list, 0, sizeof on_list);
-    for (t = asyncio_L_.parked; t; prev = t, t = t->aux.parked.next) {
+    for (l = head->next; l != head; prev = l, l = l->next) {
+        t = (const asyncio_task *)(const void *)((const char *)l -
+                                                 offsetof(asyncio_task, aux.parked));
         i = task_index(t);
-        CHECK(++n <= NTASKS, "parked list does not end");
-        CHECK(i >= 0, "unknown task on the parked list");
-        CHECK(t->aux.parked.prev == prev, "parked list: broken back link at task %d", i);
-        CHECK(t->where == ASYNCIO_IN_WAITQ_, "task %d on the parked list says where=%d", i,
+        CHECK(++n <= NTASKS, "parked ring does not close");
+        CHECK(i >= 0, "unknown task on the parked ring");
+        CHECK(l->prev == prev, "parked ring: broken back link at task %d", i);
+        CHECK(t->where == ASYNCIO_IN_WAITQ_, "task %d on the parked ring says where=%d", i,
               t->where);
-        CHECK(t->gen == asyncio_L_.gen, "task %d of a dropped loop on the parked list", i);
-        CHECK(!on_list[i], "task %d twice on the parked list", i);
+        CHECK(t->gen == asyncio_L_.gen, "task %d of a dropped loop on the parked ring", i);
+        CHECK(!on_list[i], "task %d twice on the parked ring", i);
         on_list[i] = 1;
     }
+    CHECK(head->prev == prev, "parked ring: the sentinel's back link is wrong");
     for (i = 0; i < NTASKS; i++) {
         t = task_at(i);
         if (t->gen == asyncio_L_.gen && t->state == ASYNCIO_TASK_PENDING &&
             t->where == ASYNCIO_IN_WAITQ_)
-            CHECK(on_list[i], "parked task %d is not on the loop's parked list", i);
+            CHECK(on_list[i], "parked task %d is not on the loop's parked ring", i);
     }
 }
 
@@ -856,7 +860,8 @@ static void reset_loop(int kind)
             CHECK(t->state == ASYNCIO_TASK_DROPPED && t->where == ASYNCIO_IN_NONE_,
                   "task %d was not dropped (state %d, where %d)", i, t->state, t->where);
     }
-    CHECK(!asyncio_L_.run_head && !asyncio_L_.run_tail && !asyncio_L_.heap && !asyncio_L_.parked,
+    CHECK(!asyncio_L_.run_head && !asyncio_L_.run_tail && !asyncio_L_.heap &&
+              asyncio_L_.parked.next == &asyncio_L_.parked,
           "the new loop's queues are not empty");
     CHECK(!asyncio_L_.armed && !asyncio_L_.io_watched, "the new loop polls something");
     for (i = 0; i < NEVENTS; i++)

@@ -1,5 +1,6 @@
 # tests/sync.mk -- ThreadSanitizer run of the ThreadSafeFlag tests (sets from
-# another thread and from signal handlers, loop blocked in the port's wait).
+# another thread and from signal handlers, loop blocked in the port's wait)
+# and of the loop's thread checks (test_thread.c).
 # Included by the main Makefile:   -include tests/sync.mk
 #
 # Criterion cannot start under TSan (Snaipe/Criterion#274), so test_flag.c is
@@ -7,11 +8,17 @@
 # child per test, as Criterion does) replaces the few Criterion macros used.
 TSAN_CC    ?= clang
 TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer -DFLAG_TEST_NO_CRITERION
-TSAN_BINS  := $(BUILD)/tsan/tests/test_flag
+TSAN_BINS  := $(BUILD)/tsan/tests/test_flag $(BUILD)/tsan/tests/test_thread
 
 $(BUILD)/tsan/tests/test_flag: tests/test_flag.c $(CORE) tests/trace.h
 	@mkdir -p $(dir $@)
 	$(TSAN_CC) $(STD) $(WARN) $(TSAN_FLAGS) -I. -Itests $< port_posix.c -o $@ -lpthread
+
+# test_thread.c is a plain pthread program (no Criterion): two asyncio_run
+# on two threads, and the ASYNCIO_CHECK_THREAD check.
+$(BUILD)/tsan/tests/test_thread: tests/test_thread.c $(CORE)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(STD) $(WARN) $(TSAN_FLAGS) -DASYNCIO_CHECK_THREAD -I. $< port_posix.c -o $@ -lpthread
 
 # Any TSan report aborts that test's child, which the runner counts as a
 # failure (non-zero exit).
