@@ -86,6 +86,17 @@
  * interrupt handler, a POSIX signal handler or another thread. Everything
  * else belongs to the thread that runs the loop.
  *
+ * Debug check: build the core with -DASYNCIO_CHECK_THREAD (on a port that
+ * provides asyncio_port_thread_id(), as port_posix.c does) and, while the
+ * loop runs, a loop call from any other thread is refused: create_task,
+ * task_cancel, task_result, lock_release, loop_close and new_event_loop_err
+ * fail with ASYNCIO_ETHREAD; event_set / event_clear / loop_stop /
+ * set_exception_handler do nothing and say so through
+ * ASYNCIO_THREAD_REPORT(name) (stderr by default). Starting a run while the
+ * loop runs is EBUSY from any thread: claiming the loop is one atomic
+ * exchange, so of two asyncio_run() on two threads exactly one runs.
+ * Between runs the loop belongs to whichever thread uses it.
+ *
  * ---------------------------------------------------------------------------
  * TASK STATE MACHINE (asyncio_task.state / .where)
  * ---------------------------------------------------------------------------
@@ -103,6 +114,10 @@
  *           (one more pass, then the loop's exception handler sees it)
  *
  * A task sits in at most one queue at a time, so the queues share its links.
+ * A task in a wait queue (or parked by gather) is also on the loop's list of
+ * parked tasks (threaded through its timer fields), so that new_event_loop()
+ * and loop_close() can take every task out of every queue: see "Wait queues"
+ * in the implementation.
  */
 #ifndef ASYNCIO_H
 #define ASYNCIO_H
@@ -142,6 +157,9 @@ extern "C" {
 #define ASYNCIO_ECLOSED (-1011)   /* the loop (or stream) is closed */
 #define ASYNCIO_ECORRUPT (-1012)  /* a coroutine was resumed at an unknown point, or lost */
 #define ASYNCIO_ESTATE (-1013)    /* InvalidStateError: result of a task that is not done */
+#define ASYNCIO_EREINIT (-1014)   /* create_task re-initialised the coroutine its task still runs */
+#define ASYNCIO_ETHREAD (-1015)   /* a loop call from a thread that is not the loop's (debug) */
+#define ASYNCIO_ESTALL (-1016)    /* the clock stood still while a timer was pending (reported) */
 #define ASYNCIO_ENOHOST (-1050)   /* streams: getaddrinfo could not resolve the host */
 #define ASYNCIO_ETLS (-1051)      /* streams: TLS failure (asyncio_stream_tls_error() tells more) */
 #define ASYNCIO_ETLS_NOCERT (-1052) /* streams: TLS peer sent no certificate, one is required */
@@ -191,6 +209,11 @@ asyncio_coro *asyncio_coro_init(asyncio_coro *co, asyncio_fn fn);
 
 typedef struct asyncio_task asyncio_task;
 
+/* A link of the loop's ring of parked tasks (private). */
+typedef struct asyncio_link {
+    struct asyncio_link *next, *prev;
+} asyncio_link;
+
 /* A FIFO of waiting tasks: the tail of a ring threaded through the tasks. */
 typedef struct asyncio_waitq {
     asyncio_task *tail;
@@ -215,8 +238,13 @@ struct asyncio_task {
             asyncio_task *prev; /* parent if first child, else left sibling */
         } heap;
     } link;
-    uint32_t key;       /* wake-up tick (heap) or tick it was queued (run queue) */
-    uint32_t seq;       /* FIFO order among equal wake-up ticks */
+    union {
+        struct {          /* in the timer heap */
+            uint32_t key; /* wake-up tick */
+            uint32_t seq; /* FIFO order among equal wake-up ticks */
+        } timer;
+        asyncio_link parked; /* parked (in a wait queue, or by gather): the loop's ring */
+    } aux;
     asyncio_coro *coro; /* the root coroutine; holds the result when done */
     union {
         asyncio_waitq awaiters;              /* tasks awaiting this one */
@@ -237,8 +265,11 @@ struct asyncio_task {
  * Schedule `coro` as a new task stored in `t`; it first runs at the loop's
  * next pass (Python's create_task). Errors: EINVAL (NULL, or a coroutine
  * that has already started), EBUSY (`t` is still pending, or failed and its
- * error is not yet reported or retrieved), ECLOSED (loop closed). Not
- * IRQ-safe.
+ * error is not yet reported or retrieved), ECLOSED (loop closed), EREINIT
+ * (`t` is still pending and `coro` is the very frame it runs: the
+ * constructor, e.g. say_after(&f, ...), has already reset that frame, so
+ * `t` cannot go on: it ends with EREINIT instead of silently restarting,
+ * and the exception handler is told). Not IRQ-safe.
  */
 int asyncio_create_task(asyncio_task *t, asyncio_coro *coro);
 
@@ -285,9 +316,18 @@ typedef void (*asyncio_exception_handler)(asyncio_loop *loop, const asyncio_cont
 /* The (single) event loop. */
 asyncio_loop *asyncio_get_event_loop(void);
 
-/* Reset the loop: every task it held is forgotten and never runs again; the
- * exception handler is cleared; a closed loop opens again. Errors: EBUSY if
- * called while the loop is running (returns NULL). */
+/* Reset the loop: every task it held (runnable, sleeping, or parked in an
+ * Event, Lock, flag, another task's awaiters, a gather or on a descriptor)
+ * is dropped (state ASYNCIO_TASK_DROPPED): it is taken out of those objects,
+ * the port stops watching its descriptors, and it never runs again, so its
+ * memory may be reused or freed at once. A Lock held by (or being handed to)
+ * a dropped task stays taken. The exception handler is cleared; a closed
+ * loop opens again. Returns the loop, or NULL with *err (`err` may be NULL)
+ * set to EBUSY if called while the loop is running; *err is 0 on success.
+ * Not IRQ-safe. */
+asyncio_loop *asyncio_new_event_loop_err(int *err);
+
+/* The same, for a caller that needs no error code (NULL means EBUSY). */
 asyncio_loop *asyncio_new_event_loop(void);
 
 /* asyncio.run(coro): create_task(t, coro), run until it ends. Returns main's
@@ -301,7 +341,14 @@ int asyncio_loop_create_task(asyncio_loop *loop, asyncio_task *t, asyncio_coro *
 
 /* Run until task `t` (already created) is done; returns its error and value.
  * A task that is already done returns at once. EINVAL for a task never
- * created, EBUSY if the loop is already running, ECLOSED if closed. */
+ * created, EBUSY if the loop is already running, ECLOSED if closed.
+ * Stalls: if the clock does not move for ASYNCIO_STALL_ROUNDS (default
+ * 1000000, 0: off) rounds of the run queue while a timer is pending -- tasks that
+ * only ever sleep(0) under the POSIX virtual clock, which moves only when
+ * the loop idles -- the exception handler gets ASYNCIO_ESTALL (once per
+ * run, task NULL) and the loop idles until the next deadline, which moves
+ * a virtual clock there, so sleepers wake instead of the program hanging.
+ * (Every loop entry point -- asyncio_run, run_forever -- comes here.) */
 int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio_value *value);
 
 /* Run until asyncio_loop_stop(). Returns 0, or EBUSY / ECLOSED. */
@@ -311,8 +358,9 @@ int asyncio_loop_run_forever(asyncio_loop *loop);
  * this call run. A second stop(), or one outside run_forever, does nothing. */
 void asyncio_loop_stop(asyncio_loop *loop);
 
-/* Close the loop: pending tasks are dropped; create_task and run_* then fail
- * with ECLOSED until asyncio_new_event_loop(). EBUSY while running. */
+/* Close the loop: pending tasks are dropped, wherever they wait, as by
+ * asyncio_new_event_loop(); create_task and run_* then fail with ECLOSED
+ * until asyncio_new_event_loop(). EBUSY while running. */
 int asyncio_loop_close(asyncio_loop *loop);
 
 /* Set (NULL: back to the default) and get (NULL: the default is in use) the
@@ -695,6 +743,13 @@ void asyncio_io_forget(asyncio_io *io);
  *  asyncio_port_report(ctx)   the default exception handler's output (stderr
  *                             on a host, a hook on a device); unused when
  *                             ASYNCIO_REPORT is defined.
+ *
+ * Optional:
+ *  asyncio_port_thread_id()   a non-zero id of the calling thread (equal for
+ *                             calls from one thread, different across
+ *                             threads). Only builds with ASYNCIO_CHECK_THREAD
+ *                             call it; a port without threads leaves it out
+ *                             (and that check off: the default).
  */
 void asyncio_port_init(void);
 void asyncio_port_deinit(void);
@@ -705,6 +760,7 @@ uint32_t asyncio_port_critical_enter(void);
 void asyncio_port_critical_exit(uint32_t state);
 int asyncio_port_io_watch(asyncio_io *io, unsigned events);
 void asyncio_port_report(const asyncio_context *ctx);
+uintptr_t asyncio_port_thread_id(void);
 
 /* ======================================================================== */
 /* Private: called by the macros above; not part of the API                  */
@@ -742,6 +798,23 @@ int asyncio_io_wait_start_(asyncio_io *io, unsigned events);
 #define ASYNCIO_REPORT(ctx) asyncio_port_report(ctx)
 #endif
 
+#if defined(ASYNCIO_CHECK_THREAD) && !defined(ASYNCIO_THREAD_REPORT)
+#include <stdio.h>
+#define ASYNCIO_THREAD_REPORT(name)                                                                \
+    fprintf(stderr, "asyncio: %s called from a thread that is not the loop's: ignored\n", (name))
+#endif
+
+/* Stall detection: after this many rounds of the run queue (every task
+ * runnable at a round's start has run once) with a timer pending and the
+ * clock not moving, the loop reports ASYNCIO_ESTALL (once per run) and
+ * idles until the next deadline (see asyncio_loop_run_until_complete).
+ * 0 turns it off. Counting rounds, not passes, keeps a million tasks that
+ * each run once from looking like a stall; a real millisecond clock always
+ * moves long before a million rounds (a round takes at least a few ns). */
+#ifndef ASYNCIO_STALL_ROUNDS
+#define ASYNCIO_STALL_ROUNDS 1000000
+#endif
+
 /* Where a task is (asyncio_task.where). */
 enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ };
 
@@ -753,6 +826,7 @@ enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ }
 #define ASYNCIO_F_ON_READ_ 0x10u   /* its wait queue is an asyncio_io's readers */
 #define ASYNCIO_F_ON_WRITE_ 0x20u  /* its wait queue is an asyncio_io's writers */
 #define ASYNCIO_F_QUEUE_KIND_ (ASYNCIO_F_ON_TASK_ | ASYNCIO_F_ON_READ_ | ASYNCIO_F_ON_WRITE_)
+#define ASYNCIO_F_REINIT_ 0x40u /* its frame was reset while it ran: end it (with F_CANCEL_) */
 
 struct asyncio_loop {
     asyncio_task *run_head, *run_tail; /* FIFO of runnable tasks */
@@ -760,16 +834,87 @@ struct asyncio_loop {
     asyncio_task *current;             /* the task running now */
     asyncio_task *main;                /* run_until_complete returns when it ends */
     asyncio_flag *armed;               /* flags that have a waiter */
+    asyncio_link parked;               /* ring of every parked task (wait queues, gather) */
     unsigned io_watched;               /* descriptors the port watches */
     asyncio_exception_handler handler;
     uint32_t seq;
     uint8_t gen;
-    uint8_t running, closed, ready, stop_pending;
-    asyncio_task stopper; /* run_forever runs until this one is scheduled */
+    uint8_t running; /* claimed by one atomic exchange (asyncio_loop_claim_) */
+    uint8_t closed, ready, stop_pending;
+    uint8_t stall_reported;   /* ESTALL reported in this run */
+    uint32_t stall_now;       /* the tick the clock stood at ... */
+    uint32_t stall_rounds;    /* ... for this many rounds with a timer pending */
+    asyncio_task *round_mark; /* run queue tail when the round began (compared only) */
+    asyncio_task stopper;     /* run_forever runs until this one is scheduled */
     asyncio_coro stopper_co;
+#ifdef ASYNCIO_CHECK_THREAD
+    uintptr_t owner; /* the thread running the loop, 0 when not running */
+#endif
 };
 
 static asyncio_loop asyncio_L_;
+
+/* Is the loop running (possibly on another thread)? */
+static int asyncio_loop_running_(void)
+{
+    return __atomic_load_n(&asyncio_L_.running, __ATOMIC_ACQUIRE);
+}
+
+#ifdef ASYNCIO_CHECK_THREAD
+/* While the loop runs, is the caller another thread than the one running
+ * it? (The owner is stored just after the claim and cleared just before
+ * the release: a caller that sees it unset is another thread, too.) */
+static int asyncio_wrong_thread_(void)
+{
+    return asyncio_loop_running_() &&
+           __atomic_load_n(&asyncio_L_.owner, __ATOMIC_ACQUIRE) != asyncio_port_thread_id();
+}
+#define ASYNCIO_THREAD_CHECK_(ret)                                                                 \
+    do {                                                                                           \
+        if (asyncio_wrong_thread_())                                                               \
+            return (ret);                                                                          \
+    } while (0)
+#define ASYNCIO_THREAD_CHECK_VOID_(name)                                                           \
+    do {                                                                                           \
+        if (asyncio_wrong_thread_()) {                                                             \
+            ASYNCIO_THREAD_REPORT(name);                                                           \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+#else
+#define ASYNCIO_THREAD_CHECK_(ret) ((void)0)
+#define ASYNCIO_THREAD_CHECK_VOID_(name) ((void)0)
+#endif
+
+/* Claim the loop for a run: 1 if it was free. One atomic exchange, so two
+ * threads starting a run at once cannot both get it. Cores without an
+ * atomic exchange (ARMv6-M) use the port's critical section. */
+static int asyncio_loop_claim_(void)
+{
+    int was;
+#if defined(__ARM_ARCH_6M__) || defined(ASYNCIO_NO_ATOMIC_XCHG)
+    uint32_t s = asyncio_port_critical_enter();
+    was = asyncio_L_.running;
+    asyncio_L_.running = 1;
+    asyncio_port_critical_exit(s);
+#else
+    was = __atomic_exchange_n(&asyncio_L_.running, (uint8_t)1, __ATOMIC_ACQ_REL);
+#endif
+    if (was)
+        return 0;
+#ifdef ASYNCIO_CHECK_THREAD
+    __atomic_store_n(&asyncio_L_.owner, asyncio_port_thread_id(), __ATOMIC_RELEASE);
+#endif
+    return 1;
+}
+
+static void asyncio_loop_release_(void)
+{
+#ifdef ASYNCIO_CHECK_THREAD
+    __atomic_store_n(&asyncio_L_.owner, (uintptr_t)0, __ATOMIC_RELEASE);
+#endif
+    __atomic_store_n(&asyncio_L_.running, (uint8_t)0, __ATOMIC_RELEASE);
+}
 
 const char *asyncio_strerror(int err)
 {
@@ -789,6 +934,9 @@ const char *asyncio_strerror(int err)
     case ASYNCIO_ECLOSED: return "closed";
     case ASYNCIO_ECORRUPT: return "coroutine state corrupted";
     case ASYNCIO_ESTATE: return "invalid state";
+    case ASYNCIO_EREINIT: return "coroutine of a running task re-initialised";
+    case ASYNCIO_ETHREAD: return "called from a thread that is not the loop's";
+    case ASYNCIO_ESTALL: return "clock stalled";
     case ASYNCIO_ENOHOST: return "host not found";
     case ASYNCIO_ETLS: return "TLS error";
     case ASYNCIO_ETLS_NOCERT: return "TLS: no client certificate";
@@ -843,6 +991,8 @@ static void asyncio_runq_remove_(asyncio_task *t)
     }
     if (!*link)
         return;
+    if (asyncio_L_.round_mark == t)
+        asyncio_L_.round_mark = NULL;
     *link = t->link.run.next;
     if (asyncio_L_.run_tail == t)
         asyncio_L_.run_tail = prev;
@@ -868,8 +1018,8 @@ static asyncio_task *asyncio_runq_pop_(void)
 
 static int asyncio_heap_before_(const asyncio_task *a, const asyncio_task *b)
 {
-    int32_t d = asyncio_ticks_diff(a->key, b->key);
-    return d < 0 || (d == 0 && (int32_t)(a->seq - b->seq) < 0);
+    int32_t d = asyncio_ticks_diff(a->aux.timer.key, b->aux.timer.key);
+    return d < 0 || (d == 0 && (int32_t)(a->aux.timer.seq - b->aux.timer.seq) < 0);
 }
 
 /* Meld two heap roots; the later one becomes the first child of the other. */
@@ -919,8 +1069,8 @@ static asyncio_task *asyncio_heap_pair_(asyncio_task *first)
 static void asyncio_heap_push_(asyncio_task *t, uint32_t wake)
 {
     t->where = ASYNCIO_IN_HEAP_;
-    t->key = wake;
-    t->seq = asyncio_L_.seq++;
+    t->aux.timer.key = wake;
+    t->aux.timer.seq = asyncio_L_.seq++;
     t->link.heap.child = t->link.heap.sibling = t->link.heap.prev = NULL;
     asyncio_L_.heap = asyncio_heap_meld_(asyncio_L_.heap, t);
 }
@@ -929,6 +1079,8 @@ static asyncio_task *asyncio_heap_pop_(void)
 {
     asyncio_task *t = asyncio_L_.heap;
     asyncio_L_.heap = asyncio_heap_pair_(t->link.heap.child);
+    if (!asyncio_L_.heap)
+        asyncio_L_.round_mark = NULL; /* rounds are counted only with timers */
     t->link.heap.child = NULL;
     t->where = ASYNCIO_IN_NONE_;
     return t;
@@ -955,11 +1107,51 @@ static void asyncio_heap_remove_(asyncio_task *t)
 
 /* ------------------------------------------------------------------------ */
 /* Wait queues: a ring of tasks, O(1) append, pop and removal               */
+/*                                                                          */
+/* Every parked task (in any wait queue, or parked by gather) is also on    */
+/* the loop's `parked` ring (doubly linked, the loop holds the sentinel),   */
+/* threaded through the task's aux.parked link: the timer fields, unused    */
+/* while it is parked, so the task stays 32 bytes on 32-bit targets.        */
+/* Joining and leaving it is O(1), branch-free, and done here, inside       */
+/* asyncio_waitq_push_ / _remove_ (and so _pop_, _wake_all_), and in        */
+/* gather's park/notify: any primitive built on these helpers (Event, Lock, */
+/* flag, task awaiters, I/O, Queue, Semaphore, ...) is covered with no      */
+/* bookkeeping of its own. new_event_loop() and close() walk this ring:     */
+/* each parked task is unlinked from its queue (a                           */
+/* descriptor nobody waits on any more is unwatched, as on any removal) and */
+/* marked DROPPED, so no object of the old loop keeps a pointer to it and   */
+/* nothing wakes it in the new loop.                                        */
 /* ------------------------------------------------------------------------ */
+
+static void asyncio_parked_add_(asyncio_task *t)
+{
+    asyncio_link *l = &t->aux.parked, *head = &asyncio_L_.parked;
+    l->next = head->next;
+    l->prev = head;
+    head->next->prev = l;
+    head->next = l;
+}
+
+static void asyncio_parked_del_(asyncio_task *t)
+{
+    asyncio_link *l = &t->aux.parked;
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+}
+
+/* The first parked task, or NULL. */
+static asyncio_task *asyncio_parked_first_(void)
+{
+    asyncio_link *l = asyncio_L_.parked.next;
+    if (l == &asyncio_L_.parked)
+        return NULL;
+    return (asyncio_task *)(void *)((char *)l - offsetof(asyncio_task, aux.parked));
+}
 
 static void asyncio_waitq_push_(asyncio_waitq *q, asyncio_task *t)
 {
     asyncio_task *tail = q->tail;
+    asyncio_parked_add_(t);
     t->where = ASYNCIO_IN_WAITQ_;
     t->link.wait.queue = q;
     if (!tail) {
@@ -983,6 +1175,7 @@ static void asyncio_waitq_remove_(asyncio_waitq *q, asyncio_task *t)
         if (q->tail == t)
             q->tail = t->link.wait.prev;
     }
+    asyncio_parked_del_(t);
     t->where = ASYNCIO_IN_NONE_;
     t->flags &= (uint8_t)~ASYNCIO_F_QUEUE_KIND_;
 }
@@ -1019,6 +1212,8 @@ static void asyncio_unqueue_(asyncio_task *t)
             asyncio_io_rewatch_((asyncio_io *)(void *)((char *)q - offsetof(asyncio_io, readers)));
         else if (kind == ASYNCIO_F_ON_WRITE_)
             asyncio_io_rewatch_((asyncio_io *)(void *)((char *)q - offsetof(asyncio_io, writers)));
+    } else if (t->where == ASYNCIO_IN_WAITQ_) {
+        asyncio_parked_del_(t); /* parked by gather */
     }
     t->where = ASYNCIO_IN_NONE_;
 }
@@ -1028,7 +1223,8 @@ static void asyncio_unqueue_(asyncio_task *t)
 static void asyncio_wake_now_(asyncio_task *t)
 {
     if (t->where == ASYNCIO_IN_WAITQ_ ||
-        (t->where == ASYNCIO_IN_HEAP_ && asyncio_ticks_diff(t->key, asyncio_port_ticks_ms()) > 0)) {
+        (t->where == ASYNCIO_IN_HEAP_ &&
+         asyncio_ticks_diff(t->aux.timer.key, asyncio_port_ticks_ms()) > 0)) {
         asyncio_unqueue_(t);
         asyncio_runq_push_(t);
     }
@@ -1041,16 +1237,19 @@ static void asyncio_wake_now_(asyncio_task *t)
 static asyncio_loop *asyncio_ready_loop_(void)
 {
     if (!asyncio_L_.ready) {
+        asyncio_L_.parked.next = asyncio_L_.parked.prev = &asyncio_L_.parked;
         asyncio_port_init();
         asyncio_L_.ready = 1;
     }
     return &asyncio_L_;
 }
 
-/* Created in this loop (pending or done), not dropped by new_event_loop. */
+/* Created in this loop (pending or done), not dropped by new_event_loop
+ * (the generation alone is not enough: it wraps after 256 loops). */
 static int asyncio_task_of_loop_(const asyncio_task *t)
 {
-    return t && t->state != ASYNCIO_TASK_NEW && t->gen == asyncio_L_.gen;
+    return t && (t->state == ASYNCIO_TASK_PENDING || t->state == ASYNCIO_TASK_DONE) &&
+           t->gen == asyncio_L_.gen;
 }
 
 /* Pending, and in this loop (not dropped by new_event_loop). */
@@ -1069,15 +1268,35 @@ static void asyncio_task_start_(asyncio_task *t, asyncio_coro *coro)
     t->where = ASYNCIO_IN_NONE_;
 }
 
+/* create_task(t, ctor(&frame)) while `t` still runs that very frame: the
+ * constructor has already reset the frame's header (resume point, child),
+ * so the task can no longer resume where it was. Rather than let it restart
+ * silently from the top, end it with EREINIT (at its next step, or at its
+ * next await if it is the caller) and report it now. */
+static int asyncio_reinit_live_(asyncio_task *t)
+{
+    asyncio_context ctx;
+    /* CANCEL too, so the hot paths test one bit, as for a cancellation. */
+    t->flags |= ASYNCIO_F_REINIT_ | ASYNCIO_F_CANCEL_ | ASYNCIO_F_RETRIEVED_;
+    if (t != asyncio_L_.current)
+        asyncio_wake_now_(t);
+    ctx.message = "create_task re-initialised the coroutine of a running task";
+    ctx.error = ASYNCIO_EREINIT;
+    ctx.task = t;
+    asyncio_loop_call_exception_handler(&asyncio_L_, &ctx);
+    return ASYNCIO_EREINIT;
+}
+
 int asyncio_create_task(asyncio_task *t, asyncio_coro *coro)
 {
     asyncio_ready_loop_();
+    ASYNCIO_THREAD_CHECK_(ASYNCIO_ETHREAD);
     if (!t || !coro || !coro->fn || coro->line != 0)
         return ASYNCIO_EINVAL;
     if (asyncio_L_.closed)
         return ASYNCIO_ECLOSED;
     if (asyncio_task_live_(t))
-        return ASYNCIO_EBUSY;
+        return t->coro == coro ? asyncio_reinit_live_(t) : ASYNCIO_EBUSY;
     if (t->gen == asyncio_L_.gen && t->where == ASYNCIO_IN_RUNQ_) {
         /* Done, but queued for its exception-handler pass. */
         if (!(t->flags & ASYNCIO_F_RETRIEVED_))
@@ -1123,6 +1342,7 @@ static int asyncio_awaits_(const asyncio_task *t, const asyncio_task *target)
 
 int asyncio_task_cancel(asyncio_task *t)
 {
+    ASYNCIO_THREAD_CHECK_(ASYNCIO_ETHREAD);
     if (!t || t->state == ASYNCIO_TASK_NEW)
         return ASYNCIO_EINVAL;
     if (!asyncio_task_live_(t))
@@ -1140,6 +1360,7 @@ int asyncio_task_cancel(asyncio_task *t)
 
 int asyncio_task_result(asyncio_task *t, asyncio_value *value)
 {
+    ASYNCIO_THREAD_CHECK_(ASYNCIO_ETHREAD);
     if (!t)
         return ASYNCIO_EINVAL;
     if (t->state != ASYNCIO_TASK_DONE)
@@ -1224,7 +1445,9 @@ static int asyncio_step_(asyncio_task *t)
         return 0;
     }
     if ((t->flags & ASYNCIO_F_CANCEL_) && co->line == 0)
-        r = asyncio_coro_abort_(co, ASYNCIO_ECANCELLED); /* cancelled before it ever ran */
+        /* cancelled before it ever ran, or its frame was re-initialised */
+        r = asyncio_coro_abort_(co, (t->flags & ASYNCIO_F_REINIT_) ? ASYNCIO_EREINIT
+                                                                   : ASYNCIO_ECANCELLED);
     else
         r = co->fn(co);
     if (r == ASYNCIO_PENDING) {
@@ -1241,6 +1464,16 @@ static int asyncio_step_(asyncio_task *t)
 /* Leaf awaits: start parks the current task, finish runs on resume          */
 /* ------------------------------------------------------------------------ */
 
+/* A cancellation (or a reset frame, F_REINIT_) reached the current task:
+ * deliver it. A reset frame stays flagged: every later await fails too. */
+static int asyncio_deliver_cancel_(asyncio_task *cur)
+{
+    if (cur->flags & ASYNCIO_F_REINIT_)
+        return ASYNCIO_EREINIT;
+    cur->flags &= (uint8_t)~ASYNCIO_F_CANCEL_;
+    return ASYNCIO_ECANCELLED;
+}
+
 /* Before parking: there must be a running task, and a cancellation that
  * reached it while it ran is delivered here, at its next await. */
 static int asyncio_park_check_(void)
@@ -1248,10 +1481,8 @@ static int asyncio_park_check_(void)
     asyncio_task *cur = asyncio_L_.current;
     if (!cur)
         return ASYNCIO_ENOLOOP;
-    if (cur->flags & ASYNCIO_F_CANCEL_) {
-        cur->flags &= (uint8_t)~ASYNCIO_F_CANCEL_;
-        return ASYNCIO_ECANCELLED;
-    }
+    if (cur->flags & ASYNCIO_F_CANCEL_)
+        return asyncio_deliver_cancel_(cur);
     return ASYNCIO_OK;
 }
 
@@ -1346,11 +1577,16 @@ void asyncio_event_init(asyncio_event *e)
 
 void asyncio_event_set(asyncio_event *e)
 {
+    ASYNCIO_THREAD_CHECK_VOID_("asyncio_event_set");
     asyncio_waitq_wake_all_(&e->waiters);
     e->is_set = 1;
 }
 
-void asyncio_event_clear(asyncio_event *e) { e->is_set = 0; }
+void asyncio_event_clear(asyncio_event *e)
+{
+    ASYNCIO_THREAD_CHECK_VOID_("asyncio_event_clear");
+    e->is_set = 0;
+}
 
 int asyncio_event_is_set(const asyncio_event *e) { return e->is_set; }
 
@@ -1383,6 +1619,7 @@ int asyncio_lock_locked(const asyncio_lock *l) { return l->locked; }
 int asyncio_lock_release(asyncio_lock *l)
 {
     asyncio_task *next;
+    ASYNCIO_THREAD_CHECK_(ASYNCIO_ETHREAD);
     if (!l)
         return ASYNCIO_EINVAL;
     if (!l->locked)
@@ -1573,6 +1810,7 @@ void asyncio_io_forget(asyncio_io *io) { asyncio_io_ready(io, ASYNCIO_IO_READ | 
 static int asyncio_park_(void)
 {
     asyncio_task *cur = asyncio_L_.current;
+    asyncio_parked_add_(cur);
     cur->where = ASYNCIO_IN_WAITQ_;
     cur->link.wait.queue = NULL;
     return ASYNCIO_PENDING;
@@ -1593,6 +1831,7 @@ static void asyncio_gather_notify_(asyncio_gather_state *g, asyncio_task *t)
         g->err = t->coro->err;
     else if (--g->remaining)
         return;
+    asyncio_parked_del_(g->waiter);
     asyncio_runq_push_(g->waiter);
 }
 
@@ -1792,11 +2031,47 @@ asyncio_coro *asyncio_wait_for_task_ms(asyncio_wait_for_state *wf, asyncio_task 
 /* The loop                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* The clock has not moved for ASYNCIO_STALL_ROUNDS rounds although a timer
+ * is pending (tasks that only ever yield, under a virtual clock that only
+ * moves when the loop idles): report it once per run, then idle until the
+ * next deadline, which moves a virtual clock there. */
+static void asyncio_stalled_(uint32_t now)
+{
+    int32_t timeout = asyncio_ticks_diff(asyncio_L_.heap->aux.timer.key, now);
+    asyncio_L_.stall_rounds = 0;
+    if (!asyncio_L_.stall_reported) {
+        asyncio_context ctx;
+        asyncio_L_.stall_reported = 1;
+        ctx.message = "the clock stood still with a timer pending: moved on to its deadline";
+        ctx.error = ASYNCIO_ESTALL;
+        ctx.task = NULL;
+        asyncio_loop_call_exception_handler(&asyncio_L_, &ctx);
+    }
+    if (timeout > 0)
+        asyncio_port_wait(timeout);
+}
+
 /* Move every sleeper whose time has come to the run queue, in wake order. */
 static void asyncio_expire_timers_(void)
 {
     uint32_t now = asyncio_port_ticks_ms();
-    while (asyncio_L_.heap && asyncio_ticks_diff(asyncio_L_.heap->key, now) <= 0)
+#if ASYNCIO_STALL_ROUNDS
+    /* A round ends when the task that was last in the run queue when it
+     * began comes to the head: every task runnable then has run once. (The
+     * mark is only compared; it is cleared when it could leave the run
+     * queue unseen: the heap emptying, runq_remove_, a loop reset.) */
+    if (asyncio_L_.run_head == asyncio_L_.round_mark || !asyncio_L_.round_mark) {
+        asyncio_L_.round_mark = asyncio_L_.run_tail;
+        if (now != asyncio_L_.stall_now) {
+            asyncio_L_.stall_now = now;
+            asyncio_L_.stall_rounds = 0;
+        } else if (++asyncio_L_.stall_rounds >= (uint32_t)ASYNCIO_STALL_ROUNDS) {
+            asyncio_stalled_(now);
+            now = asyncio_port_ticks_ms();
+        }
+    }
+#endif
+    while (asyncio_L_.heap && asyncio_ticks_diff(asyncio_L_.heap->aux.timer.key, now) <= 0)
         asyncio_runq_push_(asyncio_heap_pop_());
 }
 
@@ -1807,7 +2082,7 @@ static int asyncio_idle_(void)
 {
     int32_t timeout = -1;
     if (asyncio_L_.heap) {
-        timeout = asyncio_ticks_diff(asyncio_L_.heap->key, asyncio_port_ticks_ms());
+        timeout = asyncio_ticks_diff(asyncio_L_.heap->aux.timer.key, asyncio_port_ticks_ms());
         if (timeout < 0)
             timeout = 0;
     } else if (!asyncio_L_.armed && !asyncio_L_.io_watched &&
@@ -1850,20 +2125,33 @@ static void asyncio_drop_(asyncio_task *t)
     t->where = ASYNCIO_IN_NONE_;
 }
 
+/* Drop every task of the loop: from the run queue, the timer heap and every
+ * wait queue (through the parked list: Event, Lock, flag, awaited task,
+ * gather, I/O, and whatever else parks through the wait-queue helpers).
+ * Descriptors nobody waits on are unwatched as their waiters leave; flags
+ * are disarmed. Afterwards no object the application keeps (an Event, a
+ * Lock, an asyncio_io...) points to a task of the old loop. */
 static void asyncio_loop_reset_(void)
 {
     asyncio_task *t;
+    asyncio_flag *f;
     while ((t = asyncio_runq_pop_()) != NULL)
         asyncio_drop_(t);
     while (asyncio_L_.heap)
         asyncio_drop_(asyncio_heap_pop_());
-    /* Tasks parked in an Event, Lock, flag or another task's queue are not
-     * reachable from here: the generation number tells them apart. */
+    while ((t = asyncio_parked_first_()) != NULL) {
+        asyncio_unqueue_(t);
+        asyncio_drop_(t);
+    }
+    while ((f = asyncio_L_.armed) != NULL) {
+        asyncio_L_.armed = f->armed;
+        f->armed = NULL;
+        f->is_armed = 0;
+    }
     asyncio_L_.run_head = asyncio_L_.run_tail = NULL;
-    asyncio_L_.heap = NULL;
+    asyncio_L_.round_mark = NULL;
     asyncio_L_.current = NULL;
     asyncio_L_.main = NULL;
-    asyncio_L_.armed = NULL;
     asyncio_L_.io_watched = 0;
     asyncio_L_.stop_pending = 0;
     asyncio_L_.gen++; /* tasks of the old loop are no longer live */
@@ -1871,10 +2159,17 @@ static void asyncio_loop_reset_(void)
 
 asyncio_loop *asyncio_get_event_loop(void) { return asyncio_ready_loop_(); }
 
-asyncio_loop *asyncio_new_event_loop(void)
+asyncio_loop *asyncio_new_event_loop_err(int *err)
 {
+    int r = asyncio_loop_running_() ? ASYNCIO_EBUSY : ASYNCIO_OK;
     asyncio_ready_loop_();
-    if (asyncio_L_.running)
+#ifdef ASYNCIO_CHECK_THREAD
+    if (asyncio_wrong_thread_())
+        r = ASYNCIO_ETHREAD;
+#endif
+    if (err)
+        *err = r;
+    if (r)
         return NULL;
     asyncio_loop_reset_();
     asyncio_L_.handler = NULL;
@@ -1882,33 +2177,51 @@ asyncio_loop *asyncio_new_event_loop(void)
     return &asyncio_L_;
 }
 
-int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio_value *value)
+asyncio_loop *asyncio_new_event_loop(void) { return asyncio_new_event_loop_err(NULL); }
+
+/* Run the loop, claimed by the caller, until `t` is done; release it. */
+static int asyncio_run_claimed_(asyncio_task *t, asyncio_value *value)
 {
     asyncio_value ignored;
+    int r = ASYNCIO_ECLOSED;
+    if (!asyncio_L_.closed) {
+        asyncio_L_.main = t;
+        asyncio_L_.stall_reported = 0;
+        asyncio_L_.stall_rounds = 0;
+        asyncio_L_.round_mark = NULL;
+        asyncio_run_loop_();
+        asyncio_L_.main = NULL;
+        asyncio_L_.current = NULL;
+        r = asyncio_task_outcome_(t, value ? value : &ignored);
+    }
+    asyncio_loop_release_();
+    return r;
+}
+
+int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio_value *value)
+{
     asyncio_ready_loop_();
+    if (asyncio_loop_running_())
+        return ASYNCIO_EBUSY; /* before looking at `t`: the loop may run elsewhere */
     if (loop != &asyncio_L_ || !asyncio_task_of_loop_(t))
         return ASYNCIO_EINVAL;
-    if (asyncio_L_.running)
+    if (!asyncio_loop_claim_())
         return ASYNCIO_EBUSY;
-    if (asyncio_L_.closed)
-        return ASYNCIO_ECLOSED;
-    asyncio_L_.main = t;
-    asyncio_L_.running = 1;
-    asyncio_run_loop_();
-    asyncio_L_.running = 0;
-    asyncio_L_.main = NULL;
-    asyncio_L_.current = NULL;
-    return asyncio_task_outcome_(t, value ? value : &ignored);
+    return asyncio_run_claimed_(t, value);
 }
 
 int asyncio_run(asyncio_task *t, asyncio_coro *coro, asyncio_value *value)
 {
     int r;
     asyncio_ready_loop_();
-    if (asyncio_L_.running)
-        return ASYNCIO_EBUSY;
+    if (!asyncio_loop_claim_())
+        return ASYNCIO_EBUSY; /* running: here, or on another thread */
     r = asyncio_create_task(t, coro);
-    return r ? r : asyncio_loop_run_until_complete(&asyncio_L_, t, value);
+    if (r) {
+        asyncio_loop_release_();
+        return r;
+    }
+    return asyncio_run_claimed_(t, value);
 }
 
 static int asyncio_stopper_fn_(asyncio_coro *co)
@@ -1923,20 +2236,23 @@ int asyncio_loop_run_forever(asyncio_loop *loop)
     asyncio_ready_loop_();
     if (loop != &asyncio_L_)
         return ASYNCIO_EINVAL;
-    if (asyncio_L_.running)
+    if (!asyncio_loop_claim_())
         return ASYNCIO_EBUSY;
-    if (asyncio_L_.closed)
+    if (asyncio_L_.closed) {
+        asyncio_loop_release_();
         return ASYNCIO_ECLOSED;
+    }
     /* The stopper is pending but not scheduled: stop() schedules it. */
     asyncio_task_start_(s, asyncio_coro_init(&asyncio_L_.stopper_co, asyncio_stopper_fn_));
     asyncio_L_.stop_pending = 1;
-    asyncio_loop_run_until_complete(loop, s, NULL);
+    asyncio_run_claimed_(s, NULL);
     asyncio_L_.stop_pending = 0;
     return ASYNCIO_OK;
 }
 
 void asyncio_loop_stop(asyncio_loop *loop)
 {
+    ASYNCIO_THREAD_CHECK_VOID_("asyncio_loop_stop");
     if (loop == &asyncio_L_ && asyncio_L_.stop_pending) {
         asyncio_runq_push_(&asyncio_L_.stopper);
         asyncio_L_.stop_pending = 0; /* a second stop() does nothing */
@@ -1945,9 +2261,10 @@ void asyncio_loop_stop(asyncio_loop *loop)
 
 int asyncio_loop_close(asyncio_loop *loop)
 {
+    ASYNCIO_THREAD_CHECK_(ASYNCIO_ETHREAD);
     if (loop != &asyncio_L_)
         return ASYNCIO_EINVAL;
-    if (asyncio_L_.running)
+    if (asyncio_loop_running_())
         return ASYNCIO_EBUSY;
     asyncio_loop_reset_();
     asyncio_L_.closed = 1;
@@ -1958,6 +2275,7 @@ int asyncio_loop_close(asyncio_loop *loop)
 
 void asyncio_loop_set_exception_handler(asyncio_loop *loop, asyncio_exception_handler handler)
 {
+    ASYNCIO_THREAD_CHECK_VOID_("asyncio_loop_set_exception_handler");
     if (loop == &asyncio_L_)
         asyncio_L_.handler = handler;
 }

@@ -11,6 +11,8 @@
  *  wake     write() is async-signal-safe and thread-safe: asyncio_flag_set()
  *           works from signal handlers and other threads.
  *  critical nothing to mask on a host; the flag uses atomics instead.
+ *  thread   asyncio_port_thread_id() is pthread_self(), for the debug check
+ *           ASYNCIO_CHECK_THREAD.
  *  io       epoll on Linux, poll() elsewhere (or with -DASYNCIO_POSIX_POLL)
  *           over the watched descriptors plus the wake pipe.
  *  deinit   closes the wake pipe and the epoll descriptor (loop_close()).
@@ -25,6 +27,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,6 +126,9 @@ void asyncio_port_report(const asyncio_context *ctx)
     fprintf(stderr, "asyncio: %s: %s (%d), task %p\n", ctx->message, asyncio_strerror(ctx->error),
             ctx->error, (void *)ctx->task);
 }
+/* The optional thread id for ASYNCIO_CHECK_THREAD (pthread_t is an integer
+ * or a pointer on the systems this port targets; never 0 for a thread). */
+uintptr_t asyncio_port_thread_id(void) { return (uintptr_t)pthread_self(); }
 
 uint32_t asyncio_port_critical_enter(void) { return 0; }
 

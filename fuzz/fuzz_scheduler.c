@@ -11,13 +11,18 @@
  *   then ops      decoded by the director (the main task): create a worker
  *                 in one of 64 slots (with a script of up to 6 steps), cancel
  *                 one, set/clear an Event, set/clear a ThreadSafeFlag, sleep,
- *                 yield, release a lock nobody holds, retrieve a result.
+ *                 yield, release a lock nobody holds, retrieve a result,
+ *                 make a (fake) descriptor ready, and reset the loop: the
+ *                 director returns with tasks parked everywhere and the
+ *                 harness calls new_event_loop() (or loop_close() first),
+ *                 then starts a new director in the new loop.
  *
  * Worker steps: sleep (0, negative, huge, overflowing), yield, Event wait,
  * Lock acquire/hold/release, await another task, gather up to 3 tasks,
  * wait_for_ms on a child coroutine, wait_for_task_ms on another task,
  * ThreadSafeFlag wait, raise, return, swallow the next cancellation, cancel
- * another task (or self: ESELF), create a task in another slot.
+ * another task (or self: ESELF), create a task in another slot, wait for a
+ * fake descriptor (the harness's port watches it and reports it ready).
  *
  * Invariants, checked at every resume of every worker and of the director:
  *  - the run queue is a proper list, every member says it is in the run queue;
@@ -34,6 +39,12 @@
  *  - every task ends exactly once (its FINALLY runs once, or it was
  *    cancelled before it started), every error nobody retrieved reaches the
  *    exception handler at most once;
+ *  - the loop's list of parked tasks holds exactly the tasks in wait queues
+ *    (or parked by gather); the port watches exactly what the core says;
+ *  - after a loop reset every task that was pending is DROPPED and in no
+ *    queue, no Event/Lock/flag/descriptor has a waiter, no flag is armed,
+ *    the port watches nothing, and no task of an old loop ever runs or
+ *    appears in a queue again;
  *  - at the end (every pending task cancelled until none is left) all
  *    queues are empty, the lock is free, every flag is disarmed.
  *
@@ -54,6 +65,7 @@
 #define NEVENTS 3
 #define NLOCKS 2
 #define NFLAGS 2
+#define NIOS 2
 
 #define FUZZ_NAME "fuzz_scheduler (invariant)"
 #include "fuzz.h"
@@ -66,6 +78,9 @@ static uint64_t vnow;  /* absolute virtual time, never wraps */
 static uint32_t vbase; /* tick reading at vnow == 0 */
 static int wake_pending;
 static int director_alive;
+static asyncio_io ios[NIOS];            /* fake descriptors */
+static unsigned port_watching[NIOS];    /* what the core asked the port to watch */
+static unsigned io_ready_pending[NIOS]; /* readiness the director made up */
 
 void asyncio_port_init(void) {}
 void asyncio_port_deinit(void) {}
@@ -73,6 +88,17 @@ void asyncio_port_report(const asyncio_context *ctx) { (void)ctx; }
 uint32_t asyncio_port_ticks_ms(void) { return vbase + (uint32_t)vnow; }
 void asyncio_port_wait(int32_t timeout_ms)
 {
+    int k, delivered = 0;
+    for (k = 0; k < NIOS; k++) {
+        unsigned e = io_ready_pending[k] & port_watching[k];
+        if (e) {
+            io_ready_pending[k] &= ~e;
+            asyncio_io_ready(&ios[k], e);
+            delivered = 1;
+        }
+    }
+    if (delivered)
+        return;
     if (timeout_ms < 0)
         CHECK(!director_alive, "the loop idles forever while the director is pending");
     if (wake_pending) {
@@ -87,9 +113,13 @@ uint32_t asyncio_port_critical_enter(void) { return 0; }
 void asyncio_port_critical_exit(uint32_t state) { (void)state; }
 int asyncio_port_io_watch(asyncio_io *io, unsigned events)
 {
-    (void)io;
-    (void)events;
-    return ASYNCIO_EINVAL;
+    long k = io - ios;
+    CHECK(k >= 0 && k < NIOS, "io_watch on an unknown descriptor");
+    CHECK(io->watching == port_watching[k], "io %ld: the core thinks %u is watched, the port %u", k,
+          io->watching, port_watching[k]);
+    CHECK(events <= (ASYNCIO_IO_READ | ASYNCIO_IO_WRITE), "io_watch events %u", events);
+    port_watching[k] = events;
+    return ASYNCIO_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -138,7 +168,8 @@ enum {
     ST_IGNORE_CANCEL,
     ST_CANCEL,
     ST_CREATE,
-    ST_COUNT
+    ST_COUNT,        /* kinds chosen by byte % ST_COUNT (bytes below 252) */
+    ST_IO = ST_COUNT /* bytes 252..255 */
 };
 
 struct step {
@@ -150,6 +181,7 @@ struct child {
     asyncio_coro co;
     int64_t ms;
     int stubborn;
+    unsigned epoch; /* the loop it was created in */
 };
 
 struct worker {
@@ -174,6 +206,7 @@ struct slot {
     asyncio_task task;
     struct worker w;
     unsigned created, reported;
+    unsigned epoch; /* the loop its task was created in */
 };
 
 static struct slot slots[NSLOTS];
@@ -184,6 +217,8 @@ static int holders[NLOCKS];
 static asyncio_task director_task, flusher_task;
 static asyncio_coro director_co, flusher_co;
 static unsigned handler_calls;
+static unsigned epoch; /* loops reset so far in this input */
+static int reset_kind; /* the director asks for: 1 new_event_loop, 2 close first */
 
 /* ------------------------------------------------------------------------ */
 /* The walker                                                               */
@@ -229,6 +264,8 @@ static void mark(const asyncio_task *t, int where, const asyncio_waitq *q)
 {
     int i = task_index(t);
     CHECK(i >= 0, "unknown task %p in a queue", (const void *)t);
+    CHECK(t->gen == asyncio_L_.gen && t->state != ASYNCIO_TASK_DROPPED,
+          "task %d of a dropped loop is in a queue", i);
     CHECK(seen_in[i] == IN_NOTHING, "task %d in two queues (%d and %d)", i, seen_in[i], where);
     seen_in[i] = (uint8_t)where;
     seen_q[i] = q;
@@ -271,7 +308,8 @@ static void walk_heap(void)
         for (c = t->link.heap.child; c; prev = c, c = c->link.heap.sibling) {
             CHECK(!asyncio_heap_before_(c, t),
                   "heap order: child %d (key %u seq %u) before parent %d (key %u seq %u)",
-                  task_index(c), c->key, c->seq, task_index(t), t->key, t->seq);
+                  task_index(c), c->aux.timer.key, c->aux.timer.seq, task_index(t),
+                  t->aux.timer.key, t->aux.timer.seq);
             CHECK(c->link.heap.prev == prev, "heap back link of task %d", task_index(c));
             CHECK(sp < NTASKS, "heap too big");
             stack[sp++] = c;
@@ -291,11 +329,46 @@ static int flag_armed(const asyncio_flag *f)
     return 0;
 }
 
+/* The loop's list of parked tasks: proper, and exactly the tasks whose
+ * `where` says they are in a wait queue (or parked by gather). */
+static void walk_parked(void)
+{
+    static uint8_t on_list[NTASKS];
+    const asyncio_link *l, *head = &asyncio_L_.parked, *prev = head;
+    const asyncio_task *t;
+    int i, n = 0;
+    memset(on_list, 0, sizeof on_list);
+    for (l = head->next; l != head; prev = l, l = l->next) {
+        t = (const asyncio_task *)(const void *)((const char *)l -
+                                                 offsetof(asyncio_task, aux.parked));
+        i = task_index(t);
+        CHECK(++n <= NTASKS, "parked ring does not close");
+        CHECK(i >= 0, "unknown task on the parked ring");
+        CHECK(l->prev == prev, "parked ring: broken back link at task %d", i);
+        CHECK(t->where == ASYNCIO_IN_WAITQ_, "task %d on the parked ring says where=%d", i,
+              t->where);
+        CHECK(t->gen == asyncio_L_.gen, "task %d of a dropped loop on the parked ring", i);
+        CHECK(!on_list[i], "task %d twice on the parked ring", i);
+        on_list[i] = 1;
+    }
+    CHECK(head->prev == prev, "parked ring: the sentinel's back link is wrong");
+    for (i = 0; i < NTASKS; i++) {
+        t = task_at(i);
+        if (t->gen == asyncio_L_.gen && t->state == ASYNCIO_TASK_PENDING &&
+            t->where == ASYNCIO_IN_WAITQ_)
+            CHECK(on_list[i], "parked task %d is not on the loop's parked ring", i);
+    }
+}
+
 static void check_all(void)
 {
     const asyncio_task *t, *last = NULL;
     int i, n = 0;
     memset(seen_in, 0, sizeof seen_in);
+    CHECK(!asyncio_L_.current || (asyncio_L_.current->gen == asyncio_L_.gen &&
+                                  asyncio_L_.current->state == ASYNCIO_TASK_PENDING),
+          "the running task belongs to a dropped loop");
+    walk_parked();
     /* Run queue. */
     for (t = asyncio_L_.run_head; t; last = t, t = t->link.run.next) {
         CHECK(++n <= NTASKS, "run queue does not end");
@@ -325,6 +398,15 @@ static void check_all(void)
         CHECK(!flags[i].waiters.tail || (flags[i].is_armed && flag_armed(&flags[i])),
               "flag %d has a waiter but is not polled", i);
     }
+    for (i = 0; i < NIOS; i++) {
+        unsigned want = (ios[i].readers.tail ? ASYNCIO_IO_READ : 0u) |
+                        (ios[i].writers.tail ? ASYNCIO_IO_WRITE : 0u);
+        walk_waitq(&ios[i].readers, 0);
+        walk_waitq(&ios[i].writers, 0);
+        CHECK(ios[i].watching == want && port_watching[i] == want,
+              "io %d: waited for %u, core watches %u, port %u", i, want, ios[i].watching,
+              port_watching[i]);
+    }
     for (i = 0; i < NTASKS; i++) {
         t = task_at(i);
         if (t->state == ASYNCIO_TASK_PENDING && t->gen == asyncio_L_.gen &&
@@ -352,7 +434,7 @@ static void check_all(void)
         case ASYNCIO_IN_HEAP_:
             CHECK(seen_in[i] == IN_HEAP, "task %d not in the heap", i);
             CHECK(t->state == ASYNCIO_TASK_PENDING, "done task %d in the heap", i);
-            CHECK(asyncio_ticks_diff(t->key, asyncio_port_ticks_ms()) > 0 ||
+            CHECK(asyncio_ticks_diff(t->aux.timer.key, asyncio_port_ticks_ms()) > 0 ||
                       t == asyncio_L_.current,
                   "task %d overslept in the heap", i);
             break;
@@ -408,6 +490,7 @@ static int cancel_safely(asyncio_task *t)
 static int child_fn(asyncio_coro *co)
 {
     struct child *c = (struct child *)co;
+    CHECK(c->epoch == epoch, "a wait_for child of loop %u ran in loop %u", c->epoch, epoch);
     check_all();
     ASYNC_BEGIN(co);
     ASYNC_TRY(AWAIT_SLEEP_MS(c->ms));
@@ -469,7 +552,8 @@ static int create_worker(int j)
     w->nsteps = (uint8_t)(next_byte() % (MAX_STEPS + 1));
     w->pc = 0;
     for (i = 0; i < w->nsteps; i++) {
-        w->steps[i].kind = (uint8_t)(next_byte() % ST_COUNT);
+        unsigned k = next_byte();
+        w->steps[i].kind = (uint8_t)(k < 252 ? k % ST_COUNT : ST_IO);
         w->steps[i].a = (uint8_t)next_byte();
         w->steps[i].b = (uint8_t)next_byte();
         w->steps[i].c = (uint8_t)next_byte();
@@ -479,6 +563,7 @@ static int create_worker(int j)
     w->started = w->finished = 0;
     r = asyncio_create_task(&s->task, asyncio_coro_init(&w->co, worker_fn));
     CHECK(r == 0, "create_task failed: %d", r);
+    s->epoch = epoch;
     s->created++;
     s->reported = 0;
     return 1;
@@ -505,6 +590,8 @@ static int worker_fn(asyncio_coro *co)
     struct worker *w = (struct worker *)co;
     int r, i;
     CHECK(!w->finished, "slot %d resumed after it ended", w->slot);
+    CHECK(slots[w->slot].epoch == epoch, "slot %d of loop %u ran in loop %u", w->slot,
+          slots[w->slot].epoch, epoch);
     check_all();
     ASYNC_BEGIN(co);
     w->started = 1;
@@ -572,6 +659,7 @@ static int worker_fn(asyncio_coro *co)
             if (STEP->kind == ST_WAIT_FOR) {
                 w->child.ms = decode_ms(STEP->a) % 300;
                 w->child.stubborn = STEP->c & 1;
+                w->child.epoch = epoch;
                 ASYNC_TRY(AWAIT(asyncio_wait_for_ms(
                     &w->wf, asyncio_coro_init(&w->child.co, child_fn), decode_ms(STEP->b))));
             } else {
@@ -584,6 +672,13 @@ static int worker_fn(asyncio_coro *co)
             CHECK(AWAIT_ERROR == 0 || AWAIT_ERROR == ASYNCIO_ECANCELLED ||
                       AWAIT_ERROR == ASYNCIO_EBUSY,
                   "flag wait: %d", AWAIT_ERROR);
+            if (must_raise(w, AWAIT_ERROR))
+                ASYNC_RAISE(AWAIT_ERROR);
+        } else if (STEP->kind == ST_IO) {
+            ASYNC_TRY(
+                AWAIT_IO(&ios[STEP->a % NIOS], (STEP->b & 1) ? ASYNCIO_IO_WRITE : ASYNCIO_IO_READ));
+            CHECK(AWAIT_ERROR == 0 || AWAIT_ERROR == ASYNCIO_ECANCELLED, "io wait: %d",
+                  AWAIT_ERROR);
             if (must_raise(w, AWAIT_ERROR))
                 ASYNC_RAISE(AWAIT_ERROR);
         } else if (STEP->kind == ST_RAISE) {
@@ -666,9 +761,17 @@ static int director_fn(asyncio_coro *co)
     ASYNC_BEGIN(co);
     while (in_pos < in_len && director_rounds < MAX_OPS) {
         director_rounds++;
-        op = next_byte() % 12;
+        op = next_byte();
+        op = op < 252 ? op % 12 : op - 240; /* 12, 13: reset; 14, 15: I/O ready */
         j = (int)(next_byte() % NSLOTS);
-        if (op <= 2) {
+        if (op == 12 || op == 13) {
+            reset_kind = op - 11;
+            break; /* end this loop's director with everything left parked */
+        } else if (op >= 14) {
+            /* READ, WRITE or both, on one of the descriptors */
+            io_ready_pending[(op & 1) % NIOS] |= 1u + (unsigned)j % 3u;
+            YIELD;
+        } else if (op <= 2) {
             create_worker(j);
         } else if (op == 3) {
             if (slots[j].task.state != ASYNCIO_TASK_NEW)
@@ -700,11 +803,13 @@ static int director_fn(asyncio_coro *co)
             asyncio_value v;
             if (slots[j].task.state != ASYNCIO_TASK_NEW) {
                 r = asyncio_task_result(&slots[j].task, &v);
-                CHECK((r == ASYNCIO_ESTATE) == (slots[j].task.state == ASYNCIO_TASK_PENDING),
+                CHECK((r == ASYNCIO_ESTATE) == (slots[j].task.state != ASYNCIO_TASK_DONE),
                       "task_result %d on a task in state %d", r, slots[j].task.state);
             }
         }
     }
+    if (reset_kind)
+        ASYNC_RETURN(0);
     /* The end: cancel whatever is pending until nothing is. */
     for (director_rounds = 0; cancel_all(); director_rounds++) {
         CHECK(director_rounds < 10000, "tasks that never end despite cancellation");
@@ -722,6 +827,71 @@ static int flusher_fn(asyncio_coro *co)
     YIELD; /* report passes of failed tasks, flags disarmed */
     YIELD;
     ASYNC_END;
+}
+
+/* The director asked for a reset: new_event_loop() (after loop_close() for
+ * kind 2) with whatever is parked; check that every task of the old loop
+ * is dropped and that no object the harness keeps still refers to one. */
+static void reset_loop(int kind)
+{
+    static uint8_t was_pending[NTASKS];
+    asyncio_loop *loop = asyncio_get_event_loop();
+    int i, r;
+    check_all();
+    for (i = 0; i < NTASKS; i++) {
+        const asyncio_task *t = task_at(i);
+        was_pending[i] = t->state == ASYNCIO_TASK_PENDING && t->gen == asyncio_L_.gen;
+    }
+    if (kind == 2) {
+        static asyncio_task t;
+        static asyncio_coro c;
+        r = asyncio_loop_close(loop);
+        CHECK(r == 0, "loop_close: %d", r);
+        r = asyncio_create_task(&t, asyncio_coro_init(&c, flusher_fn));
+        CHECK(r == ASYNCIO_ECLOSED, "create_task on a closed loop: %d", r);
+    }
+    loop = asyncio_new_event_loop();
+    CHECK(loop != NULL, "new_event_loop failed");
+    asyncio_loop_set_exception_handler(loop, on_exception);
+    epoch++;
+    for (i = 0; i < NTASKS; i++) {
+        const asyncio_task *t = task_at(i);
+        CHECK(t->state != ASYNCIO_TASK_PENDING || t->gen == asyncio_L_.gen,
+              "task %d of the old loop is still pending", i);
+        if (was_pending[i])
+            CHECK(t->state == ASYNCIO_TASK_DROPPED && t->where == ASYNCIO_IN_NONE_,
+                  "task %d was not dropped (state %d, where %d)", i, t->state, t->where);
+    }
+    CHECK(!asyncio_L_.run_head && !asyncio_L_.run_tail && !asyncio_L_.heap &&
+              asyncio_L_.parked.next == &asyncio_L_.parked,
+          "the new loop's queues are not empty");
+    CHECK(!asyncio_L_.armed && !asyncio_L_.io_watched, "the new loop polls something");
+    for (i = 0; i < NEVENTS; i++)
+        CHECK(!events[i].waiters.tail, "Event %d still has waiters", i);
+    for (i = 0; i < NFLAGS; i++)
+        CHECK(!flags[i].waiters.tail && !flags[i].is_armed && !flags[i].armed,
+              "flag %d still has a waiter or is armed", i);
+    for (i = 0; i < NIOS; i++) {
+        CHECK(!ios[i].readers.tail && !ios[i].writers.tail, "io %d still has waiters", i);
+        CHECK(!ios[i].watching && !port_watching[i], "io %d is still watched", i);
+        io_ready_pending[i] = 0;
+    }
+    for (i = 0; i < NLOCKS; i++) {
+        CHECK(!locks[i].waiters.tail, "lock %d still has waiters", i);
+        /* A lock held by (or handed to) a dropped task stays taken; the
+         * application starts over with a fresh one. */
+        asyncio_lock_init(&locks[i]);
+        holders[i] = 0;
+    }
+    for (i = 0; i < NSLOTS; i++) {
+        struct slot *s = &slots[i];
+        if (s->task.state == ASYNCIO_TASK_DROPPED) {
+            s->created = 0; /* that incarnation never ends: no FINALLY */
+            s->w.holding = -1;
+        }
+    }
+    flag_watched = NULL;
+    check_all();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -744,6 +914,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         asyncio_flag_init(&flags[i]);
     handler_calls = 0;
     director_rounds = 0;
+    epoch = 0;
+    memset(port_watching, 0, sizeof port_watching);
+    memset(io_ready_pending, 0, sizeof io_ready_pending);
+    for (i = 0; i < NIOS; i++)
+        asyncio_io_init(&ios[i], i);
     flag_watched = NULL;
     wake_pending = 0;
     vnow = 0;
@@ -754,10 +929,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     asyncio_new_event_loop();
     asyncio_loop_set_exception_handler(asyncio_get_event_loop(), on_exception);
 
-    director_alive = 1;
-    r = asyncio_run(&director_task, asyncio_coro_init(&director_co, director_fn), NULL);
-    director_alive = 0;
-    CHECK(r == 0, "director failed: %d", r);
+    for (;;) {
+        reset_kind = 0;
+        director_alive = 1;
+        r = asyncio_run(&director_task, asyncio_coro_init(&director_co, director_fn), NULL);
+        director_alive = 0;
+        CHECK(r == 0, "director failed: %d", r);
+        if (!reset_kind)
+            break;
+        reset_loop(reset_kind);
+    }
     director_alive = 1;
     r = asyncio_run(&flusher_task, asyncio_coro_init(&flusher_co, flusher_fn), NULL);
     director_alive = 0;

@@ -564,6 +564,7 @@ Test(transport, a_refused_tls_client_reports_the_alert_not_a_broken_pipe)
     }
     cr_assert(strstr(got, "Broken pipe") == NULL && strstr(got, "reset") == NULL,
               "client outcomes by 'again' period:%s", got);
-    cr_assert_gt(epipe_cases, 0, "no run hit the broken pipe: the case was not exercised (%s)", got);
+    cr_assert_gt(epipe_cases, 0, "no run hit the broken pipe: the case was not exercised (%s)",
+                 got);
     tls_configs_free();
 }
