@@ -125,6 +125,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Results the caller must look at, marked so the compiler warns when one is
+ * ignored ([[nodiscard]] in C++17 and C23, warn_unused_result in GNU C;
+ * nothing elsewhere). ASYNCIO_NODISCARD marks those whose loss is data or a
+ * broken invariant (a stream write refused, a transport not set up) and is
+ * always on. ASYNCIO_NODISCARD_STRICT marks create_task, cancel and
+ * lock_release, whose errors are programming mistakes (ESELF, ENOTHELD,
+ * EBUSY): on with -DASYNCIO_STRICT (gcc's C warning cannot be silenced with
+ * a (void) cast, so it is opt-in). -DASYNCIO_NO_NODISCARD turns both off. */
+#if defined(ASYNCIO_NO_NODISCARD)
+#define ASYNCIO_NODISCARD
+#elif defined(__cplusplus) && __cplusplus >= 201703L
+#define ASYNCIO_NODISCARD [[nodiscard]]
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ > 201710L
+#define ASYNCIO_NODISCARD [[nodiscard]]
+#elif defined(__GNUC__) || defined(__clang__)
+#define ASYNCIO_NODISCARD __attribute__((warn_unused_result))
+#else
+#define ASYNCIO_NODISCARD
+#endif
+#ifdef ASYNCIO_STRICT
+#define ASYNCIO_NODISCARD_STRICT ASYNCIO_NODISCARD
+#else
+#define ASYNCIO_NODISCARD_STRICT
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -160,6 +185,8 @@ extern "C" {
 #define ASYNCIO_EREINIT (-1014)   /* create_task re-initialised the coroutine its task still runs */
 #define ASYNCIO_ETHREAD (-1015)   /* a loop call from a thread that is not the loop's (debug) */
 #define ASYNCIO_ESTALL (-1016)    /* the clock stood still while a timer was pending (reported) */
+#define ASYNCIO_ERETURN (-1017)   /* a coroutine body used a plain `return` (use ASYNC_RETURN) */
+#define ASYNCIO_EBREAK (-1018)    /* a `break` left a coroutine body's switch (its top level) */
 #define ASYNCIO_ENOHOST (-1050)   /* streams: getaddrinfo could not resolve the host */
 #define ASYNCIO_ETLS (-1051)      /* streams: TLS failure (asyncio_stream_tls_error() tells more) */
 #define ASYNCIO_ETLS_NOCERT (-1052) /* streams: TLS peer sent no certificate, one is required */
@@ -198,6 +225,11 @@ struct asyncio_coro {
 
 /* Make `co` a fresh coroutine object running `fn`. Returns `co`. */
 asyncio_coro *asyncio_coro_init(asyncio_coro *co, asyncio_fn fn);
+
+/* End a coroutine written WITHOUT the ASYNC_ macros: `return
+ * asyncio_coro_finish(co, err);` (a plain return would be taken for the
+ * plain-return mistake, ASYNCIO_ERETURN). Returns `err`. */
+int asyncio_coro_finish(asyncio_coro *co, int err);
 
 /* Resume-point sentinels (line numbers are 1..65533). */
 #define ASYNCIO_LINE_LEAVE 0xFFFE /* unwinding to FINALLY / END */
@@ -271,7 +303,7 @@ struct asyncio_task {
  * `t` cannot go on: it ends with EREINIT instead of silently restarting,
  * and the exception handler is told). Not IRQ-safe.
  */
-int asyncio_create_task(asyncio_task *t, asyncio_coro *coro);
+ASYNCIO_NODISCARD_STRICT int asyncio_create_task(asyncio_task *t, asyncio_coro *coro);
 
 /* The running task, or NULL with *err = ENOLOOP outside a running task
  * (`err` may be NULL). */
@@ -286,7 +318,7 @@ int asyncio_task_done(const asyncio_task *t);
  * already done. Errors: ESELF (a task cancelling itself), EINVAL (NULL or a
  * task never created).
  */
-int asyncio_task_cancel(asyncio_task *t);
+ASYNCIO_NODISCARD_STRICT int asyncio_task_cancel(asyncio_task *t);
 
 /* The result of a done task: its error (0 = success), and through `value`
  * (may be NULL) its return value. ESTATE if it is not done, EINVAL if NULL.
@@ -337,7 +369,8 @@ asyncio_loop *asyncio_new_event_loop(void);
 int asyncio_run(asyncio_task *t, asyncio_coro *coro, asyncio_value *value);
 
 /* Loop.create_task(coro): same as asyncio_create_task(). */
-int asyncio_loop_create_task(asyncio_loop *loop, asyncio_task *t, asyncio_coro *coro);
+ASYNCIO_NODISCARD_STRICT int asyncio_loop_create_task(asyncio_loop *loop, asyncio_task *t,
+                                                      asyncio_coro *coro);
 
 /* Run until task `t` (already created) is done; returns its error and value.
  * A task that is already done returns at once. EINVAL for a task never
@@ -413,7 +446,7 @@ void asyncio_lock_init(asyncio_lock *l);
 /* True while held (false during a hand-off, as in MicroPython). */
 int asyncio_lock_locked(const asyncio_lock *l);
 /* Release: 0, or ENOTHELD if the lock is not held. Loop thread only. */
-int asyncio_lock_release(asyncio_lock *l);
+ASYNCIO_NODISCARD_STRICT int asyncio_lock_release(asyncio_lock *l);
 
 /* ThreadSafeFlag: set from anywhere; one waiter; wait() clears it. */
 typedef struct asyncio_flag {
@@ -516,56 +549,153 @@ void asyncio_io_ready(asyncio_io *io, unsigned events);
 void asyncio_io_forget(asyncio_io *io);
 
 /* ======================================================================== */
+/* Values, casts and results the macros use (private)                        */
+/* ======================================================================== */
+#ifdef __cplusplus
+}
+template <typename T> inline asyncio_value asyncio_to_value_(T v)
+{
+    return static_cast<asyncio_value>(v);
+}
+template <typename T> inline asyncio_value asyncio_to_value_(T *v)
+{
+    return reinterpret_cast<asyncio_value>(v);
+}
+inline asyncio_value asyncio_to_value_(decltype(nullptr)) { return 0; }
+inline void *asyncio_value_ptr_(asyncio_value v) { return reinterpret_cast<void *>(v); }
+extern "C" {
+#else
+#define asyncio_to_value_(v) ((asyncio_value)(v))
+static inline void *asyncio_value_ptr_(asyncio_value v) { return (void *)v; }
+#endif
+/* Use a result on purpose without using it (even gcc's warn_unused_result). */
+static inline void asyncio_ignore_(int r) { (void)r; }
+
+/* ======================================================================== */
 /* Coroutine macros                                                          */
 /* ======================================================================== */
+/*
+ * How a body is built (the continuation layer: nothing here knows about the
+ * scheduler; it only calls the await functions declared at the end of this
+ * header):
+ *
+ *   ASYNC_BEGIN(co)   switch (co->line) { case 0: {          resume points
+ *   AWAIT...          co->line = __LINE__; return PENDING;   are `case`
+ *                     case __LINE__: ...                      labels of this
+ *   ASYNC_FINALLY     } case LEAVE: {                         one switch
+ *   ASYNC_END         } default: corrupt } -> DONE
+ *
+ * What the macros check for you (the pitfalls of a switch/__LINE__ body):
+ *   - a C local initialised in the body and still in scope at an await:
+ *     a compile error (gcc: -Wjump-misses-init, clang: -W*uninitialized,
+ *     C++: the language itself), raised inside coroutine bodies only;
+ *   - two awaits on one line: a compile error (duplicate case);
+ *   - ASYNC_RETURN inside ASYNC_WITH_LOCK: a compile error (it would skip
+ *     the release);
+ *   - a plain `return` in a body: the coroutine fails with ASYNCIO_ERETURN;
+ *   - a `break` that leaves the body's switch: ASYNCIO_EBREAK;
+ *   - an await inside your own `switch` (its `case` would capture the resume
+ *     point): ASYNCIO_ECORRUPT when the coroutine is resumed.
+ * Every macro argument is evaluated once.
+ */
+
+/* Compiler plumbing: pragmas that hold inside a body, casts C++ accepts. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ASYNCIO_PRAGMA_(x) _Pragma(#x)
+#define ASYNCIO_DIAG_PUSH_ ASYNCIO_PRAGMA_(GCC diagnostic push)
+#define ASYNCIO_DIAG_POP_ ASYNCIO_PRAGMA_(GCC diagnostic pop)
+#define ASYNCIO_SHADOW_OK_ ASYNCIO_PRAGMA_(GCC diagnostic ignored "-Wshadow")
+#if defined(__cplusplus)
+#define ASYNCIO_BODY_CHECKS_ /* C++ itself rejects a jump past an initialisation */
+#elif defined(__clang__)
+#define ASYNCIO_BODY_CHECKS_                                                                       \
+    ASYNCIO_PRAGMA_(clang diagnostic error "-Wuninitialized")                                      \
+    ASYNCIO_PRAGMA_(clang diagnostic error "-Wsometimes-uninitialized")                            \
+    ASYNCIO_PRAGMA_(clang diagnostic error "-Wconditional-uninitialized")
+#else
+#define ASYNCIO_BODY_CHECKS_ ASYNCIO_PRAGMA_(GCC diagnostic error "-Wjump-misses-init")
+#endif
+#else
+#define ASYNCIO_DIAG_PUSH_
+#define ASYNCIO_DIAG_POP_
+#define ASYNCIO_SHADOW_OK_
+#define ASYNCIO_BODY_CHECKS_
+#endif
+#ifdef __cplusplus
+#define ASYNCIO_CAST_(T, x) static_cast<T>(x)
+#else
+#define ASYNCIO_CAST_(T, x) ((T)(x))
+#endif
+
+/* A coroutine's frame from its header: ASYNC_FRAME(struct my_frame, co).
+ * (Through void *, so -Wcast-align stays quiet for frames with 8-byte
+ * members; the frame is always the header's own object.) */
+#define ASYNCIO_FRAME(type, co) ASYNCIO_CAST_(type *, ASYNCIO_CAST_(void *, co))
 
 /*
  * Open the body of coroutine `co` (an asyncio_coro *). The body is one
- * `switch` on the resume point; ASYNCIO_FINALLY splits it into two blocks,
- * and inside the second a shadowing enum tells the raise macros (at compile
- * time) that an error there must end the coroutine rather than re-enter the
- * cleanup.
+ * `switch` on the resume point. Shadowing enums tell the macros, at compile
+ * time, where they stand: catching (ASYNC_TRY), in FINALLY, inside a try
+ * block (the handler's resume point), inside ASYNC_WITH_LOCK.
  */
 #define ASYNCIO_BEGIN(co)                                                                          \
-    asyncio_coro *const asyncio_co_ = (co);                                                        \
+    ASYNCIO_DIAG_PUSH_ ASYNCIO_BODY_CHECKS_ asyncio_coro *const asyncio_co_ = (co);                \
     int asyncio_err_ = 0;                                                                          \
     asyncio_value asyncio_result_ = 0;                                                             \
-    enum { asyncio_catching_ = 0, asyncio_in_finally_ = 0 };                                       \
+    enum {                                                                                         \
+        asyncio_catching_ = 0,                                                                     \
+        asyncio_in_finally_ = 0,                                                                   \
+        asyncio_try_at_ = 0,                                                                       \
+        asyncio_in_with_ = 0                                                                       \
+    };                                                                                             \
     (void)asyncio_err_;                                                                            \
     (void)asyncio_result_;                                                                         \
     if (asyncio_co_->line == ASYNCIO_LINE_DONE)                                                    \
         return asyncio_co_->err;                                                                   \
     asyncio_dispatch_:                                                                             \
     switch (asyncio_co_->line) {                                                                   \
-    case 0: {
+    case 0: {                                                                                      \
+        (void)0
 
 /* Start of the cleanup section: runs when the body returns, fails or is
  * cancelled. ASYNC_ERROR tells which; ASYNC_RETURN here replaces the outcome
  * (so it can swallow an error). An error raised in here ends the coroutine. */
 #define ASYNCIO_FINALLY                                                                            \
+    asyncio_co_->value = 0; /* fell off the body: value 0 */                                       \
+    }                                                                                              \
+    if (0) {                                                                                       \
+    case ASYNCIO_LINE_LEAVE:;                                                                      \
+    }                                                                                              \
+    {                                                                                              \
+        ASYNCIO_DIAG_PUSH_ ASYNCIO_SHADOW_OK_ enum { asyncio_in_finally_ = 1 };                    \
+        ASYNCIO_DIAG_POP_(void) 0
+
+/* Close the body. Falling off the end returns 0 with value 0. A resume
+ * point that matches no await (a corrupted frame, or an await captured by a
+ * user's switch) ends with ECORRUPT; a `break` out of the body's switch with
+ * EBREAK. */
+#define ASYNCIO_END                                                                                \
+    if (!asyncio_in_finally_)                                                                      \
+        asyncio_co_->value = 0; /* fell off the body: value 0 */                                   \
+    asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                        \
     }                                                                                              \
     if (0) {                                                                                       \
     default:                                                                                       \
-        if (asyncio_co_->line != ASYNCIO_LINE_LEAVE)                                               \
-            goto asyncio_end_; /* a corrupted resume point */                                      \
-    }                                                                                              \
-    {                                                                                              \
-        enum { asyncio_in_finally_ = 1 };
-
-/* Close the body. Falling off the end returns 0 with value 0. A resume
- * point that matches no await (a corrupted frame) ends with ECORRUPT. */
-#define ASYNCIO_END                                                                                \
-    asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                        \
+        if (asyncio_co_->line == ASYNCIO_LINE_LEAVE)                                               \
+            goto asyncio_end_; /* leaving, and no FINALLY */                                       \
+        asyncio_co_->err = ASYNCIO_ECORRUPT;                                                       \
+        asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                    \
     }                                                                                              \
     }                                                                                              \
     if (0)                                                                                         \
         goto asyncio_dispatch_;                                                                    \
-    goto asyncio_end_;                                                                             \
-    asyncio_end_:                                                                                  \
     if (asyncio_co_->line != ASYNCIO_LINE_LEAVE)                                                   \
-        asyncio_co_->err = ASYNCIO_ECORRUPT;                                                       \
+        asyncio_co_->err = ASYNCIO_EBREAK; /* a `break` left the body's switch */                  \
+    asyncio_end_:                                                                                  \
+    if (asyncio_co_->err == ASYNCIO_ECORRUPT || asyncio_co_->err == ASYNCIO_EBREAK)                \
+        asyncio_co_->value = 0;                                                                    \
     asyncio_co_->line = ASYNCIO_LINE_DONE;                                                         \
-    return asyncio_co_->err
+    ASYNCIO_DIAG_POP_ return asyncio_co_->err
 
 /* Leave the body: to FINALLY if there is one, else to the end; from inside
  * FINALLY straight to the end. */
@@ -577,45 +707,132 @@ void asyncio_io_forget(asyncio_io *io);
         goto asyncio_dispatch_;                                                                    \
     } while (0)
 
-/* Return `v` (after the FINALLY section, if any). */
+/* Compile-time assertion inside a body. */
+#define ASYNCIO_STATIC_CHECK_(cond) ((void)sizeof(char[(cond) ? 1 : -1]))
+
+/* Return `v` (after the FINALLY section, if any). Not inside
+ * ASYNC_WITH_LOCK (a compile error: it would skip the release). */
 #define ASYNCIO_RETURN(v)                                                                          \
     do {                                                                                           \
-        asyncio_co_->value = (asyncio_value)(v);                                                   \
+        ASYNCIO_STATIC_CHECK_(!asyncio_in_with_); /* release the lock first */                     \
+        asyncio_co_->value = asyncio_to_value_(v);                                                 \
         asyncio_co_->err = 0;                                                                      \
         ASYNCIO_LEAVE_();                                                                          \
     } while (0)
 
-/* Fail with error code `e` (negative; 0 is turned into EINVAL). */
-#define ASYNCIO_RAISE(e)                                                                           \
+/* Raise error `e` where the code stands: to the handler of the innermost
+ * try block, else out of the coroutine (after FINALLY). */
+#define ASYNCIO_THROW_(e)                                                                          \
     do {                                                                                           \
-        asyncio_co_->err = (int16_t)asyncio_error_code_(e);                                        \
+        if (asyncio_try_at_) {                                                                     \
+            asyncio_err_ = asyncio_error_code_(e);                                                 \
+            asyncio_co_->line = asyncio_try_at_;                                                   \
+            goto asyncio_dispatch_;                                                                \
+        }                                                                                          \
+        asyncio_co_->value = 0;                                                                    \
+        asyncio_co_->err = ASYNCIO_CAST_(int16_t, asyncio_error_code_(e));                         \
         ASYNCIO_LEAVE_();                                                                          \
     } while (0)
 
+/* Fail with error code `e` (negative; 0 is turned into EINVAL): Python's
+ * raise. Inside a try block its handler sees it. */
+#define ASYNCIO_RAISE(e) ASYNCIO_THROW_(e)
+
 /* The error this coroutine is unwinding with (in FINALLY), 0 if none. */
-#define ASYNCIO_ERROR ((int)asyncio_co_->err)
+#define ASYNCIO_ERROR ASYNCIO_CAST_(int, asyncio_co_->err)
 
 /* Run `stmt` (one await) catching its error instead of propagating it; the
- * error (0 = none) is then in AWAIT_ERROR. Python's try/except. */
+ * error (0 = none) is then in AWAIT_ERROR. The one-line try/except. */
 #define ASYNCIO_TRY(stmt)                                                                          \
     do {                                                                                           \
-        enum { asyncio_catching_ = 1 };                                                            \
-        stmt;                                                                                      \
+        ASYNCIO_DIAG_PUSH_ ASYNCIO_SHADOW_OK_ enum { asyncio_catching_ = 1 };                      \
+        ASYNCIO_DIAG_POP_ stmt;                                                                    \
     } while (0)
+
+/*
+ * try / except across any number of awaits, nestable, also inside FINALLY:
+ *
+ *     ASYNC_TRY_BLOCK {                         try:
+ *         AWAIT(...);                               ...
+ *         AWAIT(...);                               ...
+ *     } ASYNC_EXCEPT(ASYNCIO_ECANCELLED) {      except CancelledError:
+ *         ...                                       ...
+ *     } ASYNC_TRY_END;
+ *
+ * ASYNC_EXCEPT(e) catches one error code, ASYNC_EXCEPT_IF(cond) those for
+ * which `cond` holds (AWAIT_ERROR is the error: a set of codes, a range),
+ * ASYNC_EXCEPT_ANY every error. Others propagate to the enclosing try block
+ * or out of the coroutine, as does an error raised in the handler;
+ * ASYNC_RERAISE raises AWAIT_ERROR again. In the handler AWAIT_ERROR is the
+ * caught error until the handler's own first await (copy it to keep it).
+ */
+/* A try block's handler is resumed at ASYNCIO_TRY_POINT_ + its line (so
+ * that it never meets an await's resume point: ASYNC_WITH_LOCK puts both on
+ * one line); files with try blocks are limited to 32767 lines. */
+#define ASYNCIO_TRY_POINT_ 0x8000
+#define ASYNCIO_TRY_BLOCK                                                                          \
+    {                                                                                              \
+        ASYNCIO_DIAG_PUSH_ ASYNCIO_SHADOW_OK_ enum { asyncio_try_outer_ = asyncio_try_at_ };       \
+        {                                                                                          \
+            enum { asyncio_try_at_ = ASYNCIO_TRY_POINT_ + __LINE__ };                              \
+            ASYNCIO_DIAG_POP_ ASYNCIO_STATIC_CHECK_(__LINE__ < ASYNCIO_TRY_POINT_);                \
+            if (1)
+
+#define ASYNCIO_EXCEPT_IF(cond)                                                                    \
+    else case asyncio_try_at_:                                                                     \
+    {                                                                                              \
+        ASYNCIO_DIAG_PUSH_ ASYNCIO_SHADOW_OK_ enum { asyncio_try_at_ = asyncio_try_outer_ };       \
+        ASYNCIO_DIAG_POP_ if (!(cond)) ASYNCIO_THROW_(asyncio_err_);                               \
+        else
+
+#define ASYNCIO_EXCEPT(e) ASYNCIO_EXCEPT_IF(asyncio_err_ == (e))
+#define ASYNCIO_EXCEPT_ANY ASYNCIO_EXCEPT_IF(1)
+#define ASYNCIO_TRY_END                                                                            \
+    }                                                                                              \
+    }                                                                                              \
+    }                                                                                              \
+    (void)0
+
+/* Raise the caught error again (in an except handler). */
+#define ASYNCIO_RERAISE ASYNCIO_THROW_(asyncio_err_)
+
+/*
+ * async with lock: acquire, run the block, release however it ends (an
+ * error or a cancellation is raised again after the release):
+ *
+ *     ASYNC_WITH_LOCK(&f->lock) {
+ *         ...                       (awaits allowed; ASYNC_RETURN is not)
+ *     } ASYNC_WITH_END(&f->lock);
+ */
+#define ASYNCIO_WITH_LOCK(l)                                                                       \
+    ASYNCIO_AWAIT_LOCK(l);                                                                         \
+    {                                                                                              \
+        ASYNCIO_DIAG_PUSH_ ASYNCIO_SHADOW_OK_ enum { asyncio_in_with_ = 1 };                       \
+        ASYNCIO_DIAG_POP_ ASYNCIO_TRY_BLOCK
+
+#define ASYNCIO_WITH_END(l)                                                                        \
+    ASYNCIO_EXCEPT_ANY                                                                             \
+    {                                                                                              \
+        asyncio_ignore_(asyncio_lock_release(l));                                                  \
+        ASYNCIO_RERAISE;                                                                           \
+    }                                                                                              \
+    ASYNCIO_TRY_END;                                                                               \
+    }                                                                                              \
+    asyncio_ignore_(asyncio_lock_release(l))
 
 /* After an await: its error (only under ASYNC_TRY) and its value. */
 #define ASYNCIO_AWAIT_ERROR asyncio_err_
 #define ASYNCIO_AWAIT_RESULT asyncio_result_
 
 /* Compile-time check that a resume point fits in 15 bits. */
-#define ASYNCIO_LINE_CHECK_() ((void)sizeof(char[(__LINE__ < ASYNCIO_LINE_LEAVE) ? 1 : -1]))
+#define ASYNCIO_LINE_CHECK_() ASYNCIO_STATIC_CHECK_(__LINE__ < ASYNCIO_LINE_LEAVE)
 
 /* Handle the outcome of an await: keep it, or propagate the error. */
 #define ASYNCIO_AWAIT_OUTCOME_(r)                                                                  \
     do {                                                                                           \
         asyncio_err_ = (r);                                                                        \
         if (asyncio_err_ < 0 && !asyncio_catching_)                                                \
-            ASYNCIO_RAISE(asyncio_err_);                                                           \
+            ASYNCIO_THROW_(asyncio_err_);                                                          \
     } while (0)
 
 /*
@@ -637,8 +854,20 @@ void asyncio_io_forget(asyncio_io *io);
         ASYNCIO_AWAIT_OUTCOME_(asyncio_err_);                                                      \
     } while (0)
 
+/* A leaf await on an object `obj` of type T that its `finish` needs again on
+ * resume: `obj` is evaluated once and kept, while the coroutine waits, in
+ * the frame's value slot (unused until the body returns). `start_fn` and
+ * `finish_fn` take (T *, asyncio_value *result). */
+#define ASYNCIO_AWAIT_ON_(T, obj, start_fn, finish_fn)                                             \
+    do {                                                                                           \
+        asyncio_co_->value = asyncio_to_value_(obj);                                               \
+        ASYNCIO_AWAIT_LEAF_(start_fn(ASYNCIO_ARG_(T), &asyncio_result_),                           \
+                            finish_fn(ASYNCIO_ARG_(T), &asyncio_result_));                         \
+    } while (0)
+#define ASYNCIO_ARG_(T) ASYNCIO_CAST_(T *, asyncio_value_ptr_(asyncio_co_->value))
+
 /* await coro: run coroutine object `c` inline until it ends; its value is in
- * AWAIT_RESULT. `c` is evaluated once. */
+ * AWAIT_RESULT. */
 #define ASYNCIO_AWAIT(c)                                                                           \
     do {                                                                                           \
         ASYNCIO_LINE_CHECK_();                                                                     \
@@ -657,16 +886,16 @@ void asyncio_io_forget(asyncio_io *io);
  * its error, ECANCELLED, ECANTWAIT (`t` is gathered, is the caller, or waits
  * for the caller: a deadlock), EINVAL (NULL, never created, dropped). */
 #define ASYNCIO_AWAIT_TASK(t)                                                                      \
-    ASYNCIO_AWAIT_LEAF_(asyncio_await_task_start_(t, &asyncio_result_),                            \
-                        asyncio_await_task_finish_(t, &asyncio_result_))
+    ASYNCIO_AWAIT_ON_(asyncio_task, t, asyncio_await_task_start_, asyncio_await_task_finish_)
 
 /* sleep_ms(ms): int64 milliseconds; negative is 0 (a yield); more than
  * ASYNCIO_SLEEP_MAX_MS is EOVERFLOW. */
 #define ASYNCIO_AWAIT_SLEEP_MS(ms)                                                                 \
-    ASYNCIO_AWAIT_LEAF_(asyncio_sleep_ms_start_((int64_t)(ms)), asyncio_resume_())
+    ASYNCIO_AWAIT_LEAF_(asyncio_sleep_ms_start_(ASYNCIO_CAST_(int64_t, ms)), asyncio_resume_())
 
 /* sleep(s): seconds as a double (truncated to whole ms, like MicroPython). */
-#define ASYNCIO_AWAIT_SLEEP(s) ASYNCIO_AWAIT_SLEEP_MS(asyncio_seconds_to_ms_((double)(s)))
+#define ASYNCIO_AWAIT_SLEEP(s)                                                                     \
+    ASYNCIO_AWAIT_SLEEP_MS(asyncio_seconds_to_ms_(ASYNCIO_CAST_(double, s)))
 
 /* sleep(0): let every other runnable task run once. */
 #define ASYNCIO_YIELD ASYNCIO_AWAIT_LEAF_(asyncio_yield_start_(), asyncio_resume_())
@@ -676,12 +905,12 @@ void asyncio_io_forget(asyncio_io *io);
 
 /* Lock.acquire(): FIFO; a waiter cancelled after the hand-off passes it on. */
 #define ASYNCIO_AWAIT_LOCK(l)                                                                      \
-    ASYNCIO_AWAIT_LEAF_(asyncio_lock_acquire_start_(l), asyncio_lock_acquire_finish_(l))
+    ASYNCIO_AWAIT_ON_(asyncio_lock, l, asyncio_lock_acquire_start_, asyncio_lock_acquire_finish_)
 
 /* ThreadSafeFlag.wait(): returns at once (clearing it) if set; one waiter
  * only (a second one gets EBUSY). */
 #define ASYNCIO_AWAIT_FLAG(f)                                                                      \
-    ASYNCIO_AWAIT_LEAF_(asyncio_flag_wait_start_(f), asyncio_flag_wait_finish_(f))
+    ASYNCIO_AWAIT_ON_(asyncio_flag, f, asyncio_flag_wait_start_, asyncio_flag_wait_finish_)
 
 /* Wait until `io` is ready for ASYNCIO_IO_READ or ASYNCIO_IO_WRITE. Errors:
  * EINVAL if the port cannot watch descriptors. */
@@ -695,8 +924,17 @@ void asyncio_io_forget(asyncio_io *io);
 #define ASYNC_FINALLY ASYNCIO_FINALLY
 #define ASYNC_RETURN ASYNCIO_RETURN
 #define ASYNC_RAISE ASYNCIO_RAISE
+#define ASYNC_RERAISE ASYNCIO_RERAISE
 #define ASYNC_ERROR ASYNCIO_ERROR
 #define ASYNC_TRY ASYNCIO_TRY
+#define ASYNC_TRY_BLOCK ASYNCIO_TRY_BLOCK
+#define ASYNC_EXCEPT ASYNCIO_EXCEPT
+#define ASYNC_EXCEPT_IF ASYNCIO_EXCEPT_IF
+#define ASYNC_EXCEPT_ANY ASYNCIO_EXCEPT_ANY
+#define ASYNC_TRY_END ASYNCIO_TRY_END
+#define ASYNC_WITH_LOCK ASYNCIO_WITH_LOCK
+#define ASYNC_WITH_END ASYNCIO_WITH_END
+#define ASYNC_FRAME ASYNCIO_FRAME
 #define AWAIT ASYNCIO_AWAIT
 #define AWAIT_ERROR ASYNCIO_AWAIT_ERROR
 #define AWAIT_RESULT ASYNCIO_AWAIT_RESULT
@@ -774,10 +1012,10 @@ int64_t asyncio_seconds_to_ms_(double seconds);
 int asyncio_await_task_start_(asyncio_task *t, asyncio_value *value);
 int asyncio_await_task_finish_(asyncio_task *t, asyncio_value *value);
 int asyncio_event_wait_start_(asyncio_event *e);
-int asyncio_lock_acquire_start_(asyncio_lock *l);
-int asyncio_lock_acquire_finish_(asyncio_lock *l);
-int asyncio_flag_wait_start_(asyncio_flag *f);
-int asyncio_flag_wait_finish_(asyncio_flag *f);
+int asyncio_lock_acquire_start_(asyncio_lock *l, asyncio_value *result);
+int asyncio_lock_acquire_finish_(asyncio_lock *l, asyncio_value *result);
+int asyncio_flag_wait_start_(asyncio_flag *f, asyncio_value *result);
+int asyncio_flag_wait_finish_(asyncio_flag *f, asyncio_value *result);
 int asyncio_io_wait_start_(asyncio_io *io, unsigned events);
 
 #ifdef __cplusplus
@@ -937,6 +1175,8 @@ const char *asyncio_strerror(int err)
     case ASYNCIO_EREINIT: return "coroutine of a running task re-initialised";
     case ASYNCIO_ETHREAD: return "called from a thread that is not the loop's";
     case ASYNCIO_ESTALL: return "clock stalled";
+    case ASYNCIO_ERETURN: return "plain return in a coroutine body";
+    case ASYNCIO_EBREAK: return "break at a coroutine body's top level";
     case ASYNCIO_ENOHOST: return "host not found";
     case ASYNCIO_ETLS: return "TLS error";
     case ASYNCIO_ETLS_NOCERT: return "TLS: no client certificate";
@@ -1434,6 +1674,19 @@ static int asyncio_coro_abort_(asyncio_coro *co, int err)
     return err;
 }
 
+int asyncio_coro_finish(asyncio_coro *co, int err) { return asyncio_coro_abort_(co, err); }
+
+/* A body returned something other than PENDING: fine if it ended through
+ * ASYNC_END (resume point DONE); a plain `return` in the body leaves its
+ * resume point behind, and the value and FINALLY would be lost silently. */
+static int asyncio_coro_ended_(asyncio_coro *co, int r)
+{
+    if (co->line == ASYNCIO_LINE_DONE)
+        return r;
+    co->value = 0;
+    return asyncio_coro_abort_(co, ASYNCIO_ERETURN);
+}
+
 /* Run one task for one step. Returns 1 when the main task has just ended. */
 static int asyncio_step_(asyncio_task *t)
 {
@@ -1456,6 +1709,7 @@ static int asyncio_step_(asyncio_task *t)
         /* Suspended without parking anywhere: it would be lost forever. */
         r = asyncio_coro_abort_(co, ASYNCIO_ECORRUPT);
     }
+    r = asyncio_coro_ended_(co, r);
     asyncio_task_finish_(t, r);
     return t == asyncio_L_.main;
 }
@@ -1495,8 +1749,10 @@ int asyncio_step_child_(asyncio_coro *child, asyncio_value *value)
     if (!child || !child->fn)
         return ASYNCIO_EINVAL;
     r = child->fn(child);
-    if (r != ASYNCIO_PENDING)
+    if (r != ASYNCIO_PENDING) {
+        r = asyncio_coro_ended_(child, r);
         *value = child->value;
+    }
     return r;
 }
 
@@ -1633,8 +1889,9 @@ int asyncio_lock_release(asyncio_lock *l)
     return ASYNCIO_OK;
 }
 
-int asyncio_lock_acquire_start_(asyncio_lock *l)
+int asyncio_lock_acquire_start_(asyncio_lock *l, asyncio_value *result)
 {
+    (void)result;
     int r = asyncio_park_check_();
     if (r)
         return r;
@@ -1648,8 +1905,9 @@ int asyncio_lock_acquire_start_(asyncio_lock *l)
     return ASYNCIO_PENDING;
 }
 
-int asyncio_lock_acquire_finish_(asyncio_lock *l)
+int asyncio_lock_acquire_finish_(asyncio_lock *l, asyncio_value *result)
 {
+    (void)result;
     int r = asyncio_resume_();
     int mine = (l->handed_to == asyncio_L_.current);
     if (mine) {
@@ -1657,7 +1915,7 @@ int asyncio_lock_acquire_finish_(asyncio_lock *l)
         l->locked = 1;
     }
     if (r && mine)
-        asyncio_lock_release(l); /* cancelled after the hand-off: pass it on */
+        asyncio_ignore_(asyncio_lock_release(l)); /* cancelled after the hand-off: pass it on */
     return r;
 }
 
@@ -1697,8 +1955,9 @@ void asyncio_flag_set(asyncio_flag *f)
 
 void asyncio_flag_clear(asyncio_flag *f) { __atomic_store_n(&f->state, 0, __ATOMIC_RELEASE); }
 
-int asyncio_flag_wait_start_(asyncio_flag *f)
+int asyncio_flag_wait_start_(asyncio_flag *f, asyncio_value *result)
 {
+    (void)result;
     int r = asyncio_park_check_();
     if (r)
         return r;
@@ -1717,8 +1976,9 @@ int asyncio_flag_wait_start_(asyncio_flag *f)
     return ASYNCIO_PENDING;
 }
 
-int asyncio_flag_wait_finish_(asyncio_flag *f)
+int asyncio_flag_wait_finish_(asyncio_flag *f, asyncio_value *result)
 {
+    (void)result;
     int r = asyncio_resume_();
     if (!r)
         asyncio_flag_take_(f);
@@ -1848,7 +2108,7 @@ static void asyncio_gather_collect_(asyncio_gather_state *g, int cancel_rest)
             g->out[i].value = 0;
             g->out[i].err = ASYNCIO_ESTATE;
             if (cancel_rest)
-                asyncio_task_cancel(t);
+                asyncio_ignore_(asyncio_task_cancel(t));
         } else {
             g->out[i].err = asyncio_task_outcome_(t, &g->out[i].value);
         }
@@ -1979,7 +2239,7 @@ static int asyncio_wait_for_fn_(asyncio_coro *co)
         &wf->runner, asyncio_coro_init(&wf->runner_co, asyncio_wait_for_runner_fn_)));
     ASYNCIO_TRY(ASYNCIO_AWAIT_SLEEP_MS(wf->timeout_ms));
     if (ASYNCIO_AWAIT_ERROR) {
-        asyncio_task_cancel(&wf->runner); /* cancelled from outside */
+        asyncio_ignore_(asyncio_task_cancel(&wf->runner)); /* cancelled from outside */
         ASYNCIO_RAISE(ASYNCIO_AWAIT_ERROR);
     }
     if (wf->finished) {
@@ -1987,7 +2247,7 @@ static int asyncio_wait_for_fn_(asyncio_coro *co)
             ASYNCIO_RAISE(wf->err);
         ASYNCIO_RETURN(wf->value);
     }
-    asyncio_task_cancel(&wf->runner); /* timed out */
+    asyncio_ignore_(asyncio_task_cancel(&wf->runner)); /* timed out */
     ASYNCIO_AWAIT_TASK(&wf->runner);
     ASYNCIO_RAISE(ASYNCIO_ETIMEDOUT);
     ASYNCIO_FINALLY;

@@ -175,7 +175,7 @@ typedef struct asyncio_fd_transport {
  * has its default action, SIGPIPE is ignored from then on (as CPython does),
  * so a vanished reader is an EPIPE error, not a dead process. 0, or EINVAL
  * (a negative fd). */
-int asyncio_fd_transport_init(asyncio_fd_transport *t, int rfd, int wfd);
+ASYNCIO_NODISCARD int asyncio_fd_transport_init(asyncio_fd_transport *t, int rfd, int wfd);
 #endif
 
 /* ======================================================================== */
@@ -230,7 +230,7 @@ void asyncio_stream_init(asyncio_stream *s, void *rbuf, size_t rcap, void *wbuf,
 /* Open the stream over transport `tr` (a UART, a TLS session, your own).
  * 0, or EINVAL (NULL, a transport without read/write/wait/close), EBUSY
  * (the stream is open). */
-int asyncio_stream_open(asyncio_stream *s, asyncio_transport *tr);
+ASYNCIO_NODISCARD int asyncio_stream_open(asyncio_stream *s, asyncio_transport *tr);
 
 /* The transport the stream runs over (NULL when not open). */
 asyncio_transport *asyncio_stream_transport(const asyncio_stream *s);
@@ -253,10 +253,10 @@ asyncio_coro *asyncio_open_connection(asyncio_stream *s, const char *host, int p
 /* Open the stream over an already-connected socket or tty `fd` (made
  * non-blocking here; closed with the stream). 0, or EINVAL (fd < 0) /
  * EBUSY (stream open). */
-int asyncio_stream_attach(asyncio_stream *s, int fd);
+ASYNCIO_NODISCARD int asyncio_stream_attach(asyncio_stream *s, int fd);
 
 /* The same over two descriptors: read `rfd`, write `wfd` (a pipe pair). */
-int asyncio_stream_attach_fds(asyncio_stream *s, int rfd, int wfd);
+ASYNCIO_NODISCARD int asyncio_stream_attach_fds(asyncio_stream *s, int rfd, int wfd);
 
 /* The stream's (read) descriptor, -1 when not open or not over descriptors. */
 int asyncio_stream_fd(const asyncio_stream *s);
@@ -306,7 +306,7 @@ asyncio_coro *asyncio_stream_readline(asyncio_stream *s, void *buf, size_t cap);
  * error is ASYNCIO_OSERROR(ENOBUFS): drain() and retry, or use awrite().
  * 0 on success. Errors also: ECLOSED (not open / closed), OSError.
  */
-int asyncio_stream_write(asyncio_stream *s, const void *buf, size_t n);
+ASYNCIO_NODISCARD int asyncio_stream_write(asyncio_stream *s, const void *buf, size_t n);
 
 /*
  * drain(): AWAIT it; waits until the write buffer is sent (a sleep(0) when
@@ -422,7 +422,8 @@ void asyncio_server_init(asyncio_server *srv, asyncio_server_slot *slots, size_t
  * FINALLY runs; the stream is then closed and the slot freed). EINVAL for a
  * negative value or a server already started.
  */
-int asyncio_server_set_timeouts(asyncio_server *srv, int32_t idle_ms, int32_t handshake_ms);
+ASYNCIO_NODISCARD int asyncio_server_set_timeouts(asyncio_server *srv, int32_t idle_ms,
+                                                  int32_t handshake_ms);
 
 /*
  * start_server(cb, host, port, backlog, ssl): AWAIT it; binds (SO_REUSEADDR)
@@ -516,8 +517,8 @@ void asyncio_stream_set_tls(asyncio_stream *s, asyncio_tls *t);
  * for servers. Then asyncio_stream_open(s, &t->base). The handshake runs
  * with the first read, write or drain. 0, or EINVAL, ETLS.
  */
-int asyncio_tls_wrap(asyncio_tls *t, asyncio_tls_config *c, asyncio_transport *lower,
-                     const char *hostname);
+ASYNCIO_NODISCARD int asyncio_tls_wrap(asyncio_tls *t, asyncio_tls_config *c,
+                                       asyncio_transport *lower, const char *hostname);
 
 /* The stream's TLS session (NULL for plain streams): a handler can look at
  * its own connection, e.g. mbedtls_ssl_get_peer_cert(&tls->ssl). */
@@ -564,16 +565,15 @@ const char *asyncio_stream_strerror(int err)
 /* Two coroutine objects that need no frame of their own. */
 static int asyncio_stream_busy_fn_(asyncio_coro *co)
 {
-    (void)co;
-    return ASYNCIO_EBUSY;
+    return asyncio_coro_finish(co, ASYNCIO_EBUSY);
 }
-static int asyncio_stream_done_fn_(asyncio_coro *co)
-{
-    (void)co;
-    return ASYNCIO_OK;
-}
-static asyncio_coro asyncio_stream_busy_co_ = {asyncio_stream_busy_fn_, NULL, 0, 0, 0};
-static asyncio_coro asyncio_stream_done_co_ = {asyncio_stream_done_fn_, NULL, 0, 0, 0};
+static int asyncio_stream_done_fn_(asyncio_coro *co) { return asyncio_coro_finish(co, ASYNCIO_OK); }
+static asyncio_coro asyncio_stream_busy_frame_, asyncio_stream_done_frame_;
+/* They keep no state: one frame serves every caller, made anew each time. */
+#define asyncio_stream_busy_co_                                                                    \
+    (*asyncio_coro_init(&asyncio_stream_busy_frame_, asyncio_stream_busy_fn_))
+#define asyncio_stream_done_co_                                                                    \
+    (*asyncio_coro_init(&asyncio_stream_done_frame_, asyncio_stream_done_fn_))
 
 /* What a stale asyncio_stream_ref resolves to: closed for good. */
 static asyncio_stream asyncio_stream_gone_;
@@ -583,7 +583,11 @@ int asyncio_transport_wait_io(asyncio_io *io, unsigned events)
     return asyncio_io_wait_start_(io, events);
 }
 
-int asyncio_transport_wait_flag(asyncio_flag *f) { return asyncio_flag_wait_start_(f); }
+int asyncio_transport_wait_flag(asyncio_flag *f)
+{
+    asyncio_value unused;
+    return asyncio_flag_wait_start_(f, &unused);
+}
 
 void asyncio_stream_init(asyncio_stream *s, void *rbuf, size_t rcap, void *wbuf, size_t wcap)
 {
@@ -1216,7 +1220,7 @@ int asyncio_stream_attach_fds(asyncio_stream *s, int rfd, int wfd)
         return ASYNCIO_EINVAL;
     if (s->state == ASYNCIO_STREAM_OPEN_)
         return ASYNCIO_EBUSY;
-    asyncio_fd_transport_init(&s->sock, rfd, wfd);
+    asyncio_ignore_(asyncio_fd_transport_init(&s->sock, rfd, wfd));
     return asyncio_stream_open(s, &s->sock.base);
 }
 
@@ -1420,7 +1424,7 @@ static int asyncio_server_accept_(asyncio_server *srv, asyncio_server_slot *sl)
     if (fd < 0)
         return asyncio_stream_errno_();
     sl->server = srv;
-    asyncio_stream_attach(&sl->stream, fd);
+    asyncio_ignore_(asyncio_stream_attach(&sl->stream, fd));
     sl->since = sl->stream.last_io;
 #ifdef ASYNCIO_STREAM_TLS
     if (srv->ssl && (!sl->stream.tls || asyncio_tls_start_(&sl->stream, srv->ssl, NULL))) {
@@ -1480,7 +1484,7 @@ static int asyncio_server_serve_fn_(asyncio_coro *co)
     ASYNCIO_FINALLY;
     asyncio_server_close_socket_(srv);
     if (srv->reaper.state == ASYNCIO_TASK_PENDING)
-        asyncio_task_cancel(&srv->reaper);
+        asyncio_ignore_(asyncio_task_cancel(&srv->reaper));
     if (ASYNCIO_ERROR == ASYNCIO_ECANCELLED && srv->closing)
         ASYNCIO_RETURN(0); /* closed on purpose: not an error */
     ASYNCIO_END;
@@ -1524,7 +1528,7 @@ static int asyncio_server_reap_fn_(asyncio_coro *co)
                 continue;
             left = asyncio_server_slot_left_(srv, sl, now);
             if (left <= 0) {
-                asyncio_task_cancel(&sl->task);
+                asyncio_ignore_(asyncio_task_cancel(&sl->task));
                 sl->since = sl->stream.last_io = now; /* its cleanup gets a period */
             } else if (left < next) {
                 next = left;
@@ -1570,14 +1574,15 @@ static int asyncio_server_start_fn_(asyncio_coro *co)
     srv->started = 1;
     srv->closing = 0;
     srv->accept_errors = 0;
-    asyncio_create_task(&srv->task, asyncio_coro_init(&srv->serve_co, asyncio_server_serve_fn_));
+    ASYNCIO_AWAIT_OUTCOME_(asyncio_create_task(
+        &srv->task, asyncio_coro_init(&srv->serve_co, asyncio_server_serve_fn_)));
     if (srv->idle_ms || srv->handshake_ms)
-        asyncio_create_task(&srv->reaper,
-                            asyncio_coro_init(&srv->reap_co, asyncio_server_reap_fn_));
+        ASYNCIO_AWAIT_OUTCOME_(asyncio_create_task(
+            &srv->reaper, asyncio_coro_init(&srv->reap_co, asyncio_server_reap_fn_)));
     /* Let the accept loop start, so that it is there to handle a cancel. */
     ASYNCIO_TRY(ASYNCIO_YIELD);
     if (ASYNCIO_AWAIT_ERROR) {
-        asyncio_task_cancel(&srv->task);
+        asyncio_ignore_(asyncio_task_cancel(&srv->task));
         asyncio_server_close_socket_(srv); /* in case it never ran */
         ASYNCIO_RAISE(ASYNCIO_AWAIT_ERROR);
     }
@@ -1605,7 +1610,7 @@ void asyncio_server_close(asyncio_server *srv)
     if (!srv || !srv->started)
         return;
     srv->closing = 1;
-    asyncio_task_cancel(&srv->task);
+    asyncio_ignore_(asyncio_task_cancel(&srv->task));
 }
 
 static int asyncio_server_wait_fn_(asyncio_coro *co)

@@ -5,14 +5,19 @@ BENCH := $(BUILD)/bench
 bench-deps:
 	@bash tools/deps.sh bench
 
-# The programs link the gcc test library (-O2; the streams with TLS).
-BENCH_LIB := $(BUILD)/gcc/libasyncio.a
+# The programs link a release build of the library: gcc -O2, the streams
+# with TLS, none of the test builds' debug checks.
+VARIANTS          += rel
+VARIANT_CC_rel    := gcc
+VARIANT_FLAGS_rel := -O2
+VARIANT_DEFS_rel  := -DASYNCIO_STREAM_TLS
+BENCH_LIB := $(BUILD)/rel/libasyncio.a
 $(BENCH)/bench: bench/bench.c $(BENCH_LIB)
 	@mkdir -p $(dir $@)
-	gcc $(STD) $(WARN) $(TEST_DEFS) -O2 -I. $< $(BENCH_LIB) -o $@ $(TLS_LIBS) -lpthread
+	gcc $(STD) $(WARN) $(VARIANT_DEFS_rel) -O2 -I. $< $(BENCH_LIB) -o $@ $(TLS_LIBS) -lpthread
 $(BENCH)/echo_server: bench/echo_server.c $(BENCH_LIB)
 	@mkdir -p $(dir $@)
-	gcc $(STD) $(WARN) $(TEST_DEFS) -O2 -I. $< $(BENCH_LIB) -o $@ $(TLS_LIBS) -lpthread
+	gcc $(STD) $(WARN) $(VARIANT_DEFS_rel) -O2 -I. $< $(BENCH_LIB) -o $@ $(TLS_LIBS) -lpthread
 $(BENCH)/echo_load: bench/echo_load.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) -O2 $< -o $@

@@ -27,7 +27,8 @@ static int echo(asyncio_coro *co)
         ASYNC_TRY(AWAIT(asyncio_stream_read(c->s, c->buf, sizeof c->buf)));
         if (AWAIT_ERROR || AWAIT_RESULT == 0)
             break;
-        asyncio_stream_write(c->s, c->buf, (size_t)AWAIT_RESULT);
+        if (asyncio_stream_write(c->s, c->buf, (size_t)AWAIT_RESULT) != 0)
+            break; /* the buffer holds a whole message: only a dead stream refuses */
         ASYNC_TRY(AWAIT(asyncio_stream_drain(c->s)));
         if (AWAIT_ERROR)
             break;

@@ -34,8 +34,7 @@ static int echo(asyncio_coro *co)
         c->n = (int)AWAIT_RESULT;
         if (c->n == 0)
             break; /* EOF */
-        asyncio_stream_write(c->s, c->buf, (size_t)c->n);
-        AWAIT(asyncio_stream_drain(c->s));
+        AWAIT(asyncio_stream_awrite(c->s, c->buf, (size_t)c->n)); /* write + drain */
     }
     ASYNC_FINALLY;
     printf("client gone (%s)\n", asyncio_stream_strerror(ASYNC_ERROR));

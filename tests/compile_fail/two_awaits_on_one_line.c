@@ -1,4 +1,5 @@
-/* Must NOT compile: two awaits on one source line share a resume point. The
+/* expect: duplicate case
+ * Must NOT compile: two awaits on one source line share a resume point. The
  * compiler rejects it (duplicate case value) instead of corrupting state. */
 #include "asyncio.h"
 
