@@ -52,7 +52,7 @@ include tests/check.mk
 include fuzz/fuzz.mk
 -include local.mk
 
-.PHONY: all demo test test-host test-poll test-compile-fail test-nomalloc deps format format-check clean help FORCE
+.PHONY: all demo test test-host test-poll test-compile-fail test-strict test-nomalloc deps format format-check clean help FORCE
 
 all: $(foreach v,gcc clang,$(BUILD)/$(v)/libasyncio.a) $(DEMO_BINS)
 
@@ -127,12 +127,26 @@ test-compile-fail: | deps
 	    n=$$((n + 1)); done; done; \
 	  echo "compile-fail: $$n rejections as expected (gcc, clang), the control compiles"
 
+# User code that includes the headers builds clean under the strict warning
+# sets firmware teams use (tests/strict/all_macros.c uses every macro).
+STRICT_C := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wconversion -Wsign-conversion \
+            -Wundef -Wstrict-prototypes -Wmissing-prototypes
+test-strict: | deps
+	@set -e; f=tests/strict/all_macros.c; \
+	gcc $(STRICT_C) -I. -c $$f -o /dev/null; \
+	clang $(STRICT_C) -Wextra-semi-stmt -I. -c $$f -o /dev/null; \
+	arm-none-eabi-gcc -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16 $(STRICT_C) -Wcast-align \
+	    -I. -c $$f -o /dev/null; \
+	g++ -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wold-style-cast -Werror -x c++ -I. -c $$f -o /dev/null; \
+	gcc $(STRICT_C) -DASYNCIO_STRICT -I. -c $$f -o /dev/null; \
+	echo "strict: every macro builds clean under gcc, clang, arm-none-eabi-gcc (-Wcast-align), g++ -std=c++17"
+
 # The core never allocates: its object file references no allocator.
 test-nomalloc: $(BUILD)/gcc/lib/asyncio.o
 	@if nm -u $< | grep -E ' (malloc|calloc|realloc|free|aligned_alloc|posix_memalign)$$'; \
 	  then echo "the core references an allocator" >&2; exit 1; fi; echo "nomalloc: no allocator referenced"
 
-test: test-host test-poll test-compile-fail test-nomalloc $(TEST_TARGETS)
+test: test-host test-poll test-compile-fail test-strict test-nomalloc $(TEST_TARGETS)
 	@echo "make test: all passed"
 
 demo: $(DEMO_TARGETS)

@@ -675,7 +675,7 @@ static inline void asyncio_ignore_(int r) { (void)r; }
  * user's switch) ends with ECORRUPT; a `break` out of the body's switch with
  * EBREAK. */
 #define ASYNCIO_END                                                                                \
-    if (!asyncio_in_finally_)                                                                      \
+    if (asyncio_in_finally_ == 0)                                                                  \
         asyncio_co_->value = 0; /* fell off the body: value 0 */                                   \
     asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                        \
     }                                                                                              \
@@ -702,7 +702,7 @@ static inline void asyncio_ignore_(int r) { (void)r; }
 #define ASYNCIO_LEAVE_()                                                                           \
     do {                                                                                           \
         asyncio_co_->line = ASYNCIO_LINE_LEAVE;                                                    \
-        if (asyncio_in_finally_)                                                                   \
+        if (asyncio_in_finally_ != 0)                                                              \
             goto asyncio_end_;                                                                     \
         goto asyncio_dispatch_;                                                                    \
     } while (0)
@@ -714,7 +714,7 @@ static inline void asyncio_ignore_(int r) { (void)r; }
  * ASYNC_WITH_LOCK (a compile error: it would skip the release). */
 #define ASYNCIO_RETURN(v)                                                                          \
     do {                                                                                           \
-        ASYNCIO_STATIC_CHECK_(!asyncio_in_with_); /* release the lock first */                     \
+        ASYNCIO_STATIC_CHECK_(asyncio_in_with_ == 0); /* release the lock first */                 \
         asyncio_co_->value = asyncio_to_value_(v);                                                 \
         asyncio_co_->err = 0;                                                                      \
         ASYNCIO_LEAVE_();                                                                          \
@@ -724,7 +724,7 @@ static inline void asyncio_ignore_(int r) { (void)r; }
  * try block, else out of the coroutine (after FINALLY). */
 #define ASYNCIO_THROW_(e)                                                                          \
     do {                                                                                           \
-        if (asyncio_try_at_) {                                                                     \
+        if (asyncio_try_at_ != 0) {                                                                \
             asyncio_err_ = asyncio_error_code_(e);                                                 \
             asyncio_co_->line = asyncio_try_at_;                                                   \
             goto asyncio_dispatch_;                                                                \
@@ -831,7 +831,7 @@ static inline void asyncio_ignore_(int r) { (void)r; }
 #define ASYNCIO_AWAIT_OUTCOME_(r)                                                                  \
     do {                                                                                           \
         asyncio_err_ = (r);                                                                        \
-        if (asyncio_err_ < 0 && !asyncio_catching_)                                                \
+        if (asyncio_err_ < 0 && asyncio_catching_ == 0)                                            \
             ASYNCIO_THROW_(asyncio_err_);                                                          \
     } while (0)
 
