@@ -36,9 +36,18 @@ ARM_DEPS    := asyncio.h port_openmv.c tests/arm/openmv.h tests/arm/rt.h tests/a
 #            interrupt-just-before-WFI race
 # irq_lose   the race with a deliberately naive idle path: must hang (124)
 # blink      examples/openmv/blink.c, output as the host's examples/blink.expected
-ARM_IMAGES := basic basic_ext irq irq_lose blink
+# tickless   tickless idle: 10 s sleeps across the wrap, an unrelated
+#            interrupt and a frame mid-sleep, the clock against a CMSDK timer
+# irq_basepri, irq_lose_basepri
+#            irq and irq_lose with BASEPRI critical sections (0x40): the race
+#            must still be closed (and the naive port still hang), and an
+#            urgent interrupt runs inside a critical section
+# basic_basepri  basic with BASEPRI critical sections (and tickless idle)
+ARM_IMAGES := basic basic_ext irq irq_lose blink tickless irq_basepri irq_lose_basepri \
+              basic_basepri
+# (its camera runs off a 1 ms SysTick: built without tickless idle)
 ARM_IRQ_PORT := -DASYNCIO_OPENMV_SYSTICK_HANDLER=asyncio_openmv_systick_unused \
-                '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()'
+                '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()' -DASYNCIO_OPENMV_TICKLESS=0
 
 ARM_SRC_basic      := tests/arm/test_basic.c
 ARM_PORT_basic     := -DASYNCIO_OPENMV_TICKS_START=0xFFFFFF00u
@@ -57,9 +66,26 @@ ARM_EXP_irq_lose   := tests/arm/test_irq_lose.expected
 ARM_STATUS_irq_lose := 124
 ARM_SRC_blink      := examples/openmv/blink.c examples/openmv/qemu_board.c
 ARM_EXP_blink      := examples/blink.expected
+ARM_SRC_tickless   := tests/arm/test_tickless.c
+ARM_PORT_tickless  := -DASYNCIO_OPENMV_TICKS_START=0xFFFFEC78u \
+                      '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()'
+ARM_EXP_tickless   := tests/arm/test_tickless.expected
+ARM_BASEPRI        := -DASYNCIO_OPENMV_BASEPRI=0x40
+ARM_SRC_irq_basepri  := tests/arm/test_irq.c
+ARM_DEFS_irq_basepri := $(ARM_BASEPRI)
+ARM_PORT_irq_basepri := $(ARM_IRQ_PORT) $(ARM_BASEPRI)
+ARM_EXP_irq_basepri  := tests/arm/test_irq_basepri.expected
+ARM_SRC_basic_basepri  := tests/arm/test_basic.c
+ARM_PORT_basic_basepri := -DASYNCIO_OPENMV_TICKS_START=0xFFFFFF00u $(ARM_BASEPRI)
+ARM_EXP_basic_basepri  := tests/arm/test_basic.expected
+ARM_SRC_irq_lose_basepri  := tests/arm/test_irq.c
+ARM_DEFS_irq_lose_basepri := -DLOSE_WAKE $(ARM_BASEPRI)
+ARM_PORT_irq_lose_basepri := $(ARM_IRQ_PORT) $(ARM_BASEPRI)
+ARM_EXP_irq_lose_basepri  := tests/arm/test_irq_lose_basepri.expected
+ARM_STATUS_irq_lose_basepri := 124
 
 # Also run on the host's clock (no -icount): checks and exit status only.
-ARM_REALTIME := basic irq
+ARM_REALTIME := basic irq irq_basepri
 
 ARM_ELFS := $(foreach i,$(ARM_IMAGES),$(ARM_BUILD)/$(i).elf)
 ARM_LIB  := $(foreach c,$(ARM_CPUS),$(ARM_BUILD)/lib/$(c)/port_openmv.o $(ARM_BUILD)/lib/$(c)/core.o)
