@@ -1433,6 +1433,24 @@ int asyncio_lock_acquire_finish_(asyncio_lock *l)
 /* ThreadSafeFlag                                                           */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Memory order of the flag's state. A port whose flags are only ever set on
+ * the loop's own core (interrupt handlers on a single-core MCU) defines
+ * ASYNCIO_SINGLE_CORE: a core sees its own stores in program order, so
+ * compiler barriers are enough and the hardware barriers (DMB) go.
+ */
+#ifdef ASYNCIO_SINGLE_CORE
+#define ASYNCIO_ACQUIRE_ __ATOMIC_RELAXED
+#define ASYNCIO_RELEASE_ __ATOMIC_RELAXED
+#define ASYNCIO_ACQ_REL_ __ATOMIC_RELAXED
+#define ASYNCIO_BARRIER_() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+#else
+#define ASYNCIO_ACQUIRE_ __ATOMIC_ACQUIRE
+#define ASYNCIO_RELEASE_ __ATOMIC_RELEASE
+#define ASYNCIO_ACQ_REL_ __ATOMIC_ACQ_REL
+#define ASYNCIO_BARRIER_() ((void)0)
+#endif
+
 /* Atomically read and clear the flag. Cores without an atomic exchange
  * (ARMv6-M) use the port's critical section instead. */
 static int asyncio_flag_take_(asyncio_flag *f)
@@ -1444,7 +1462,11 @@ static int asyncio_flag_take_(asyncio_flag *f)
     asyncio_port_critical_exit(s);
     return v;
 #else
-    return __atomic_exchange_n(&f->state, 0, __ATOMIC_ACQ_REL);
+    int v;
+    ASYNCIO_BARRIER_();
+    v = __atomic_exchange_n(&f->state, 0, ASYNCIO_ACQ_REL_);
+    ASYNCIO_BARRIER_();
+    return v;
 #endif
 }
 
@@ -1459,11 +1481,17 @@ void asyncio_flag_init(asyncio_flag *f)
 
 void asyncio_flag_set(asyncio_flag *f)
 {
-    __atomic_store_n(&f->state, 1, __ATOMIC_RELEASE);
+    ASYNCIO_BARRIER_();
+    __atomic_store_n(&f->state, 1, ASYNCIO_RELEASE_);
+    ASYNCIO_BARRIER_();
     asyncio_port_wake();
 }
 
-void asyncio_flag_clear(asyncio_flag *f) { __atomic_store_n(&f->state, 0, __ATOMIC_RELEASE); }
+void asyncio_flag_clear(asyncio_flag *f)
+{
+    ASYNCIO_BARRIER_();
+    __atomic_store_n(&f->state, 0, ASYNCIO_RELEASE_);
+}
 
 int asyncio_flag_wait_start_(asyncio_flag *f)
 {
@@ -1487,10 +1515,12 @@ int asyncio_flag_wait_start_(asyncio_flag *f)
 
 int asyncio_flag_wait_finish_(asyncio_flag *f)
 {
-    int r = asyncio_resume_();
-    if (!r)
-        asyncio_flag_take_(f);
-    return r;
+    const asyncio_task *cur = asyncio_L_.current;
+    if (cur && !(cur->flags & ASYNCIO_F_CANCEL_)) {
+        asyncio_flag_clear(f); /* wait() clears it: a store, the old value is not needed */
+        return ASYNCIO_OK;
+    }
+    return asyncio_resume_(); /* ENOLOOP, or the cancellation */
 }
 
 /* Wake the waiters of flags that were set; forget flags with no waiter. */
@@ -1499,7 +1529,7 @@ static void asyncio_poll_flags_(void)
     asyncio_flag **link = &asyncio_L_.armed;
     while (*link) {
         asyncio_flag *f = *link;
-        int set = f->waiters.tail && __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+        int set = f->waiters.tail && __atomic_load_n(&f->state, ASYNCIO_ACQUIRE_);
         if (set)
             asyncio_runq_push_(asyncio_waitq_pop_(&f->waiters));
         if (!f->waiters.tail) {

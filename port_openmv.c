@@ -80,6 +80,11 @@ void asyncio_openmv_report(const struct asyncio_context *ctx);
 #ifndef ASYNCIO_REPORT
 #define ASYNCIO_REPORT(ctx) asyncio_openmv_report(ctx)
 #endif
+/* ThreadSafeFlags are set by this core's interrupt handlers only (a
+ * single-core MCU): the core's flag code needs no DMB. */
+#ifndef ASYNCIO_SINGLE_CORE
+#define ASYNCIO_SINGLE_CORE
+#endif
 #define ASYNCIO_IMPLEMENTATION
 #include "asyncio.h"
 
