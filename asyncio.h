@@ -1523,22 +1523,25 @@ int asyncio_flag_wait_finish_(asyncio_flag *f)
     return asyncio_resume_(); /* ENOLOOP, or the cancellation */
 }
 
-/* Wake the waiters of flags that were set; forget flags with no waiter. */
+/* Wake the waiters of flags that were set; forget flags with no waiter. A
+ * flag has at most one waiter, so a woken flag has none left. */
 static void asyncio_poll_flags_(void)
 {
-    asyncio_flag **link = &asyncio_L_.armed;
-    while (*link) {
-        asyncio_flag *f = *link;
-        int set = f->waiters.tail && __atomic_load_n(&f->state, ASYNCIO_ACQUIRE_);
-        if (set)
-            asyncio_runq_push_(asyncio_waitq_pop_(&f->waiters));
-        if (!f->waiters.tail) {
-            *link = f->armed;
-            f->armed = NULL;
-            f->is_armed = 0;
-        } else {
-            link = &f->armed;
+    asyncio_flag **link = &asyncio_L_.armed, *f;
+    while ((f = *link) != NULL) {
+        asyncio_task *t = f->waiters.tail; /* its waiter, if any */
+        if (t && !__atomic_load_n(&f->state, ASYNCIO_ACQUIRE_)) {
+            link = &f->armed; /* not set: still armed */
+            continue;
         }
+        if (t) {
+            ASYNCIO_BARRIER_();
+            asyncio_waitq_remove_(&f->waiters, t);
+            asyncio_runq_push_(t);
+        }
+        *link = f->armed;
+        f->armed = NULL;
+        f->is_armed = 0;
     }
 }
 
