@@ -759,6 +759,7 @@ enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ }
 #define ASYNCIO_F_ON_READ_ 0x10u   /* its wait queue is an asyncio_io's readers */
 #define ASYNCIO_F_ON_WRITE_ 0x20u  /* its wait queue is an asyncio_io's writers */
 #define ASYNCIO_F_QUEUE_KIND_ (ASYNCIO_F_ON_TASK_ | ASYNCIO_F_ON_READ_ | ASYNCIO_F_ON_WRITE_)
+#define ASYNCIO_F_REPORT_ 0x40u /* done, queued for its exception-handler pass */
 
 struct asyncio_loop {
     asyncio_task *run_head, *run_tail; /* FIFO of runnable tasks */
@@ -1190,10 +1191,12 @@ static void asyncio_task_finish_(asyncio_task *t, int err)
         asyncio_waitq_wake_all_(&t->done_to.awaiters);
         awaited = 1;
     }
-    if (awaited)
+    if (awaited) {
         t->flags |= ASYNCIO_F_RETRIEVED_;
-    else if (err != ASYNCIO_OK && err != ASYNCIO_ECANCELLED)
+    } else if (err != ASYNCIO_OK && err != ASYNCIO_ECANCELLED) {
+        t->flags |= ASYNCIO_F_REPORT_;
         asyncio_runq_push_(t); /* one more pass, then the exception handler */
+    }
 }
 
 /* A failed task nobody awaited comes round once more: report its error,
@@ -1218,20 +1221,25 @@ static int asyncio_coro_abort_(asyncio_coro *co, int err)
     return err;
 }
 
-/* Run one task for one step. Returns 1 when the main task has just ended. */
+/* Run one task for one step. Returns 1 when the main task has just ended.
+ * One test of the flags keeps the rare cases (the report pass, a task
+ * cancelled before it ever ran) off the common path. */
 static int asyncio_step_(asyncio_task *t)
 {
     asyncio_coro *co = t->coro;
     int r;
     asyncio_L_.current = t;
-    if (t->state == ASYNCIO_TASK_DONE) {
+    if (!(t->flags & (ASYNCIO_F_REPORT_ | ASYNCIO_F_CANCEL_))) {
+        r = co->fn(co);
+    } else if (t->state == ASYNCIO_TASK_DONE) {
+        t->flags &= (uint8_t)~ASYNCIO_F_REPORT_;
         asyncio_report_(t);
         return 0;
-    }
-    if ((t->flags & ASYNCIO_F_CANCEL_) && co->line == 0)
+    } else if ((t->flags & ASYNCIO_F_CANCEL_) && co->line == 0) {
         r = asyncio_coro_abort_(co, ASYNCIO_ECANCELLED); /* cancelled before it ever ran */
-    else
+    } else {
         r = co->fn(co);
+    }
     if (r == ASYNCIO_PENDING) {
         if (t->where != ASYNCIO_IN_NONE_)
             return 0;
