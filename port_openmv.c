@@ -474,6 +474,9 @@ void asyncio_port_critical_exit(uint32_t state)
  *
  * The test tests/arm/test_irq.c raises the interrupt in window 3 through the
  * ASYNCIO_OPENMV_BEFORE_WFI() hook, with SysTick stopped, in both builds.
+ * (qemu 7.2 ends a WFI on any pending interrupt, masked by BASEPRI or not, so
+ * it cannot show the BASEPRI-during-WFI hang itself; the hand-over follows
+ * the architecture's rule, not qemu's.)
  *
  * Timeouts: the loop re-checks the deadline after every interrupt. Without
  * tickless SysTick (or the firmware's tick) fires every millisecond, so a
