@@ -42,9 +42,10 @@ ARM_DEPS    := asyncio.h port_openmv.c tests/arm/openmv.h tests/arm/rt.h tests/a
 #            irq and irq_lose with BASEPRI critical sections (0x40): the race
 #            must still be closed (and the naive port still hang), and an
 #            urgent interrupt runs inside a critical section
-# basic_basepri  basic with BASEPRI critical sections (and tickless idle)
+# basic_basepri, tickless_basepri
+#            basic and tickless with BASEPRI critical sections
 ARM_IMAGES := basic basic_ext irq irq_lose blink tickless irq_basepri irq_lose_basepri \
-              basic_basepri
+              basic_basepri tickless_basepri
 # (its camera runs off a 1 ms SysTick: built without tickless idle)
 ARM_IRQ_PORT := -DASYNCIO_OPENMV_SYSTICK_HANDLER=asyncio_openmv_systick_unused \
                 '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()' -DASYNCIO_OPENMV_TICKLESS=0
@@ -78,6 +79,9 @@ ARM_EXP_irq_basepri  := tests/arm/test_irq_basepri.expected
 ARM_SRC_basic_basepri  := tests/arm/test_basic.c
 ARM_PORT_basic_basepri := -DASYNCIO_OPENMV_TICKS_START=0xFFFFFF00u $(ARM_BASEPRI)
 ARM_EXP_basic_basepri  := tests/arm/test_basic.expected
+ARM_SRC_tickless_basepri  := tests/arm/test_tickless.c
+ARM_PORT_tickless_basepri := $(ARM_PORT_tickless) $(ARM_BASEPRI)
+ARM_EXP_tickless_basepri  := tests/arm/test_tickless.expected
 ARM_SRC_irq_lose_basepri  := tests/arm/test_irq.c
 ARM_DEFS_irq_lose_basepri := -DLOSE_WAKE $(ARM_BASEPRI)
 ARM_PORT_irq_lose_basepri := $(ARM_IRQ_PORT) $(ARM_BASEPRI)

@@ -222,6 +222,9 @@ int main(void)
     T1_VALUE = 0xFFFFFFFFu;
     T1_CTRL = 1u; /* enable, no interrupt */
     rt_irq_set(T0_IRQ, t0_isr);
+    /* It calls into asyncio: with BASEPRI critical sections (the
+     * tickless_basepri image, 0x40) it must be at or below that level. */
+    rt_irq_priority(T0_IRQ, 0x80);
     rt_irq_enable(T0_IRQ);
 
     asyncio_get_event_loop();
