@@ -31,6 +31,12 @@
  * Configuration macros (define them when compiling this file):
  *  ASYNCIO_OPENMV_CORE_HZ        core clock feeding SysTick (default 480 MHz,
  *                                the OpenMV Cam H7); a multiple of 1000.
+ *  ASYNCIO_OPENMV_SYSTICK_REF_HZ SysTick counts the chip's reference clock,
+ *                                of this frequency, instead of the core clock
+ *                                (e.g. 60000000 on an STM32H7 at 480 MHz,
+ *                                whose reference is the core clock / 8): with
+ *                                tickless idle a SysTick period can then
+ *                                last 279 ms instead of 34.
  *  ASYNCIO_OPENMV_TICKLESS       1 (default): tickless idle. While every task
  *                                sleeps, SysTick interrupts only at the next
  *                                deadline, or every 34 ms at 480 MHz (the most
@@ -59,8 +65,9 @@
  *                                which its reload is not rewritten (default
  *                                256; must exceed the few instructions from
  *                                the check to the write).
- *  ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES  tickless: cycles lost when SysTick is
- *                                restarted early (default 2; see "cut").
+ *  ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES  tickless: SysTick cycles lost when it
+ *                                is restarted early (default 2, 0 with the
+ *                                reference clock; see "cut").
  *  ASYNCIO_OPENMV_SYSTICK_HANDLER  name of the SysTick vector the port defines
  *                                (default SysTick_Handler).
  *  ASYNCIO_OPENMV_TICKS_START    the counter's first value (default 0); tests
@@ -100,6 +107,13 @@ uint32_t asyncio_openmv_cycles(void);     /* DWT cycle counter, 0 where absent *
 #ifndef ASYNCIO_OPENMV_CORE_HZ
 #define ASYNCIO_OPENMV_CORE_HZ 480000000u
 #endif
+#ifdef ASYNCIO_OPENMV_SYSTICK_REF_HZ /* SysTick's clock, and CSR's CLKSOURCE for it */
+#define ASYNCIO_OPENMV_SYSTICK_HZ_ ASYNCIO_OPENMV_SYSTICK_REF_HZ
+#define ASYNCIO_OPENMV_SYST_CLK_ 0u
+#else
+#define ASYNCIO_OPENMV_SYSTICK_HZ_ ASYNCIO_OPENMV_CORE_HZ
+#define ASYNCIO_OPENMV_SYST_CLK_ ASYNCIO_OPENMV_SYST_CLKSOURCE
+#endif
 #ifndef ASYNCIO_OPENMV_SYSTICK_HANDLER
 #define ASYNCIO_OPENMV_SYSTICK_HANDLER SysTick_Handler
 #endif
@@ -116,7 +130,11 @@ uint32_t asyncio_openmv_cycles(void);     /* DWT cycle counter, 0 where absent *
 #define ASYNCIO_OPENMV_SYSTICK_GUARD 256u
 #endif
 #ifndef ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES
+#ifdef ASYNCIO_OPENMV_SYSTICK_REF_HZ
+#define ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES 0u /* a load and a store: less than a tick */
+#else
 #define ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES 2u
+#endif
 #endif
 #if defined(ASYNCIO_OPENMV_BASEPRI) && defined(__ARM_ARCH_6M__)
 #error "ASYNCIO_OPENMV_BASEPRI: ARMv6-M (Cortex-M0/M0+) has no BASEPRI"
@@ -150,7 +168,7 @@ uint32_t asyncio_openmv_cycles(void);     /* DWT cycle counter, 0 where absent *
 
 /* SysTick counts 24 bits: the reload for 1 ms must fit. */
 typedef char
-    asyncio_openmv_reload_fits_[(ASYNCIO_OPENMV_CORE_HZ / 1000u - 1u) <= 0xFFFFFFu ? 1 : -1];
+    asyncio_openmv_reload_fits_[(ASYNCIO_OPENMV_SYSTICK_HZ_ / 1000u - 1u) <= 0xFFFFFFu ? 1 : -1];
 
 /* ======================================================================== */
 /* Ticks                                                                    */
@@ -208,13 +226,15 @@ uint32_t asyncio_port_ticks_ms(void) { return asyncio_openmv_ms_; }
  *
  * Longest sleep per SysTick wake-up: 2^24 cycles, rounded down to whole ms:
  * 34 ms at 480 MHz (the OpenMV Cam H7: about 290 wake-ups per 10 s of
- * idle), 671 ms at qemu's 25 MHz (15 per 10 s). An interrupt that wakes
+ * idle), 671 ms at qemu's 25 MHz (15 per 10 s); on a reference clock
+ * (ASYNCIO_OPENMV_SYSTICK_REF_HZ) 279 ms at 60 MHz (an STM32H7's core
+ * clock / 8), 16.7 s at qemu's 1 MHz. An interrupt that wakes
  * nothing (an unrelated ISR mid-sleep) costs one more pass through the idle
  * check and changes nothing.
  *
  * State (written by the SysTick ISR and by the loop with the ISR masked).
  */
-#define ASYNCIO_OPENMV_CPM_ (ASYNCIO_OPENMV_CORE_HZ / 1000u)      /* SysTick cycles per ms */
+#define ASYNCIO_OPENMV_CPM_ (ASYNCIO_OPENMV_SYSTICK_HZ_ / 1000u)  /* SysTick cycles per ms */
 #define ASYNCIO_OPENMV_MAX_MS_ (0x1000000u / ASYNCIO_OPENMV_CPM_) /* longest period */
 static volatile uint32_t asyncio_openmv_base_ms_ = ASYNCIO_OPENMV_TICKS_START; /* period start */
 static volatile uint32_t asyncio_openmv_end_ms_ = ASYNCIO_OPENMV_TICKS_START + 1u; /* its end */
@@ -364,14 +384,14 @@ void asyncio_port_init(void)
     done = 1;
 #ifndef ASYNCIO_OPENMV_EXTERNAL_TICK
     ASYNCIO_OPENMV_SYST_CSR = 0;
-    ASYNCIO_OPENMV_SYST_RVR = ASYNCIO_OPENMV_CORE_HZ / 1000u - 1u;
+    ASYNCIO_OPENMV_SYST_RVR = ASYNCIO_OPENMV_SYSTICK_HZ_ / 1000u - 1u;
     ASYNCIO_OPENMV_SYST_CVR = 0; /* any write clears it and the COUNTFLAG */
 #if ASYNCIO_OPENMV_TICKLESS
     /* The lowest priority: masked by the BASEPRI critical section too. */
     ASYNCIO_OPENMV_SHPR3 |= 0xFFu << 24;
 #endif
     ASYNCIO_OPENMV_SYST_CSR =
-        ASYNCIO_OPENMV_SYST_CLKSOURCE | ASYNCIO_OPENMV_SYST_TICKINT | ASYNCIO_OPENMV_SYST_ENABLE;
+        ASYNCIO_OPENMV_SYST_CLK_ | ASYNCIO_OPENMV_SYST_TICKINT | ASYNCIO_OPENMV_SYST_ENABLE;
 #endif
 #if ASYNCIO_OPENMV_HAVE_DWT_
     /* The cycle counter, for benchmarks (asyncio_openmv_cycles), if this

@@ -44,8 +44,9 @@ ARM_DEPS    := asyncio.h port_openmv.c tests/arm/openmv.h tests/arm/rt.h tests/a
 #            urgent interrupt runs inside a critical section
 # basic_basepri, tickless_basepri
 #            basic and tickless with BASEPRI critical sections
+# tickless_ref  tickless with SysTick on the board's 1 MHz reference clock
 ARM_IMAGES := basic basic_ext irq irq_lose blink tickless irq_basepri irq_lose_basepri \
-              basic_basepri tickless_basepri
+              basic_basepri tickless_basepri tickless_ref
 # (its camera runs off a 1 ms SysTick: built without tickless idle)
 ARM_IRQ_PORT := -DASYNCIO_OPENMV_SYSTICK_HANDLER=asyncio_openmv_systick_unused \
                 '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()' -DASYNCIO_OPENMV_TICKLESS=0
@@ -82,6 +83,9 @@ ARM_EXP_basic_basepri  := tests/arm/test_basic.expected
 ARM_SRC_tickless_basepri  := tests/arm/test_tickless.c
 ARM_PORT_tickless_basepri := $(ARM_PORT_tickless) $(ARM_BASEPRI)
 ARM_EXP_tickless_basepri  := tests/arm/test_tickless.expected
+ARM_SRC_tickless_ref  := tests/arm/test_tickless.c
+ARM_PORT_tickless_ref := $(ARM_PORT_tickless) -DASYNCIO_OPENMV_SYSTICK_REF_HZ=1000000u
+ARM_EXP_tickless_ref  := tests/arm/test_tickless_ref.expected
 ARM_SRC_irq_lose_basepri  := tests/arm/test_irq.c
 ARM_DEFS_irq_lose_basepri := -DLOSE_WAKE $(ARM_BASEPRI)
 ARM_PORT_irq_lose_basepri := $(ARM_IRQ_PORT) $(ARM_BASEPRI)
