@@ -33,8 +33,9 @@
  *                                the OpenMV Cam H7); a multiple of 1000.
  *  ASYNCIO_OPENMV_SYSTICK_REF_HZ SysTick counts the chip's reference clock,
  *                                of this frequency, instead of the core clock
- *                                (e.g. 60000000 on an STM32H7 at 480 MHz,
- *                                whose reference is the core clock / 8): with
+ *                                (e.g. 60000000 for a core clock / 8
+ *                                reference at 480 MHz; check the chip's
+ *                                reference manual): with
  *                                tickless idle a SysTick period can then
  *                                last 279 ms instead of 34.
  *  ASYNCIO_OPENMV_TICKLESS       1 (default): tickless idle. While every task
@@ -227,8 +228,8 @@ uint32_t asyncio_port_ticks_ms(void) { return asyncio_openmv_ms_; }
  * Longest sleep per SysTick wake-up: 2^24 cycles, rounded down to whole ms:
  * 34 ms at 480 MHz (the OpenMV Cam H7: about 290 wake-ups per 10 s of
  * idle), 671 ms at qemu's 25 MHz (15 per 10 s); on a reference clock
- * (ASYNCIO_OPENMV_SYSTICK_REF_HZ) 279 ms at 60 MHz (an STM32H7's core
- * clock / 8), 16.7 s at qemu's 1 MHz. An interrupt that wakes
+ * (ASYNCIO_OPENMV_SYSTICK_REF_HZ) 279 ms at 60 MHz (a 480 MHz core clock
+ * / 8), 16.7 s at qemu's 1 MHz. An interrupt that wakes
  * nothing (an unrelated ISR mid-sleep) costs one more pass through the idle
  * check and changes nothing.
  *
