@@ -475,9 +475,9 @@ void asyncio_port_critical_exit(uint32_t state)
  *     the "check, then sleep" pattern loses wake-ups in): the interrupt cannot
  *     run yet, it stays pending in the NVIC. WFI ends on a pending interrupt
  *     that only PRIMASK holds off (the architecture makes that exception to
- *     masking for PRIMASK), so WFI returns at once; the brief unmask
- *     (cpsie i; isb) runs the ISR; the loop masks again and now sees wake_
- *     SET.
+ *     masking for PRIMASK), so WFI returns at once; the unmask after it
+ *     (cpsie i; isb) runs the ISR, and wait() then sees wake_ SET and
+ *     returns (else it masks again and checks again).
  *  4. During WFI: the same as 3.
  *
  * So every wake() either happens before wake_ is examined (seen) or leaves an
@@ -511,23 +511,19 @@ static volatile uint8_t asyncio_openmv_wake_;
 void asyncio_port_wake(void) { asyncio_openmv_wake_ = 1; }
 
 /* The mask held while deciding to sleep (the critical section's), and the
- * hand-over to PRIMASK for the WFI and back. */
+ * hand-over to PRIMASK for the WFI. After the WFI everything is unmasked
+ * (ASYNCIO_OPENMV_RUN_PENDING_): whatever ended it runs there. */
 #ifndef ASYNCIO_OPENMV_BASEPRI
 #define ASYNCIO_OPENMV_IDLE_MASK_() __asm__ volatile("cpsid i" ::: "memory")
 #define ASYNCIO_OPENMV_IDLE_UNMASK_() __asm__ volatile("cpsie i" ::: "memory")
 #define ASYNCIO_OPENMV_WFI_() __asm__ volatile("dsb\n\twfi" ::: "memory")
-/* Whatever ended the WFI is pending: let it run, then mask again. */
-#define ASYNCIO_OPENMV_AFTER_WFI_() __asm__ volatile("cpsie i\n\tisb\n\tcpsid i" ::: "memory")
 #else
 #define ASYNCIO_OPENMV_IDLE_MASK_() (void)asyncio_port_critical_enter()
 #define ASYNCIO_OPENMV_IDLE_UNMASK_() asyncio_port_critical_exit(0)
 #define ASYNCIO_OPENMV_WFI_()                                                                      \
     __asm__ volatile("cpsid i\n\tmsr basepri, %0\n\tdsb\n\twfi" ::"r"(0u) : "memory")
-#define ASYNCIO_OPENMV_AFTER_WFI_()                                                                \
-    __asm__ volatile(                                                                              \
-        "cpsie i\n\tisb\n\tmsr basepri_max, %0" ::"r"((uint32_t)(ASYNCIO_OPENMV_BASEPRI))          \
-        : "memory")
 #endif
+#define ASYNCIO_OPENMV_RUN_PENDING_() __asm__ volatile("cpsie i\n\tisb" ::: "memory")
 
 void asyncio_port_wait(int32_t timeout_ms)
 {
@@ -546,7 +542,10 @@ void asyncio_port_wait(int32_t timeout_ms)
             continue; /* due within a few cycles: do not sleep */
         ASYNCIO_OPENMV_BEFORE_WFI();
         ASYNCIO_OPENMV_WFI_();
-        ASYNCIO_OPENMV_AFTER_WFI_();
+        ASYNCIO_OPENMV_RUN_PENDING_();
+        if (asyncio_openmv_wake_)
+            goto woken; /* the usual way out after an interrupt: already unmasked */
+        ASYNCIO_OPENMV_IDLE_MASK_();
     }
 #else
     uint32_t start = asyncio_port_ticks_ms();
@@ -555,11 +554,18 @@ void asyncio_port_wait(int32_t timeout_ms)
            (timeout_ms < 0 || asyncio_port_ticks_ms() - start < (uint32_t)timeout_ms)) {
         ASYNCIO_OPENMV_BEFORE_WFI();
         ASYNCIO_OPENMV_WFI_();
-        ASYNCIO_OPENMV_AFTER_WFI_();
+        ASYNCIO_OPENMV_RUN_PENDING_();
+        if (asyncio_openmv_wake_)
+            goto woken;
+        ASYNCIO_OPENMV_IDLE_MASK_();
     }
 #endif
-    asyncio_openmv_wake_ = 0;
     ASYNCIO_OPENMV_IDLE_UNMASK_();
+woken:
+    /* Cleared unmasked: a wake from now on is case 1 or 2 of the next idle,
+     * and the flag behind one that came just before is seen by the poll
+     * that follows this return. */
+    asyncio_openmv_wake_ = 0;
 }
 
 int asyncio_port_io_watch(asyncio_io *io, unsigned events)
