@@ -90,7 +90,7 @@ def arm_section():
             "\n".join(lines), "",
             "Where the -O2 instructions go (from the trace, at the time of writing): IRQ -> task: the handler and "
             "`asyncio_openmv_frame_irq()` (frame count, flag store, wake byte) 14, the port's "
-            "idle wait returning 9, the loop 58 (flag poll taking the waiter out of the flag's "
+            "idle wait returning 6, the loop 58 (flag poll taking the waiter out of the flag's "
             "queue into the run queue and unarming the flag ~35, I/O and timer checks 5, "
             "run-queue pop 8, step 8, back to the top 2), the task's resume `switch` and the "
             "call to the flag's finish 13, the finish (cancellation check, flag clear) 12. "
