@@ -47,6 +47,7 @@ DEMO_TARGETS :=
 include examples/examples.mk
 include tests/arm/arm.mk
 include bench/bench.mk
+include bench/bench_arm.mk
 include tests/sync.mk
 include tests/check.mk
 include fuzz/fuzz.mk

@@ -1060,11 +1060,13 @@ enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ }
 #define ASYNCIO_F_CANCEL_ 0x01u    /* a cancellation waits to be delivered */
 #define ASYNCIO_F_RETRIEVED_ 0x02u /* its outcome was taken (no handler call) */
 #define ASYNCIO_F_GATHERED_ 0x04u  /* done_to.gather is in use */
-#define ASYNCIO_F_ON_TASK_ 0x08u   /* its wait queue is another task's awaiters */
-#define ASYNCIO_F_ON_READ_ 0x10u   /* its wait queue is an asyncio_io's readers */
-#define ASYNCIO_F_ON_WRITE_ 0x20u  /* its wait queue is an asyncio_io's writers */
-#define ASYNCIO_F_QUEUE_KIND_ (ASYNCIO_F_ON_TASK_ | ASYNCIO_F_ON_READ_ | ASYNCIO_F_ON_WRITE_)
-#define ASYNCIO_F_REINIT_ 0x40u /* its frame was reset while it ran: end it (with F_CANCEL_) */
+/* Which kind of wait queue holds it (two bits, one value each): */
+#define ASYNCIO_F_QUEUE_KIND_ 0x18u
+#define ASYNCIO_F_ON_TASK_ 0x08u  /* another task's awaiters */
+#define ASYNCIO_F_ON_READ_ 0x10u  /* an asyncio_io's readers */
+#define ASYNCIO_F_ON_WRITE_ 0x18u /* an asyncio_io's writers */
+#define ASYNCIO_F_REINIT_ 0x20u   /* its frame was reset while it ran: end it (with F_CANCEL_) */
+#define ASYNCIO_F_REPORT_ 0x40u   /* done, queued for its exception-handler pass */
 
 struct asyncio_loop {
     asyncio_task *run_head, *run_tail; /* FIFO of runnable tasks */
@@ -1446,7 +1448,7 @@ static void asyncio_unqueue_(asyncio_task *t)
         asyncio_heap_remove_(t);
     } else if (t->where == ASYNCIO_IN_WAITQ_ && t->link.wait.queue) {
         asyncio_waitq *q = t->link.wait.queue;
-        unsigned kind = t->flags & (ASYNCIO_F_ON_READ_ | ASYNCIO_F_ON_WRITE_);
+        unsigned kind = t->flags & ASYNCIO_F_QUEUE_KIND_;
         asyncio_waitq_remove_(q, t);
         if (kind == ASYNCIO_F_ON_READ_)
             asyncio_io_rewatch_((asyncio_io *)(void *)((char *)q - offsetof(asyncio_io, readers)));
@@ -1565,7 +1567,7 @@ int asyncio_task_done(const asyncio_task *t) { return t && t->state == ASYNCIO_T
 /* The task `t` is blocked on, when it waits for another task to end. */
 static asyncio_task *asyncio_awaited_by_(const asyncio_task *t)
 {
-    if (t->where != ASYNCIO_IN_WAITQ_ || !(t->flags & ASYNCIO_F_ON_TASK_))
+    if (t->where != ASYNCIO_IN_WAITQ_ || (t->flags & ASYNCIO_F_QUEUE_KIND_) != ASYNCIO_F_ON_TASK_)
         return NULL;
     return (asyncio_task *)(void *)((char *)t->link.wait.queue -
                                     offsetof(asyncio_task, done_to.awaiters));
@@ -1646,10 +1648,12 @@ static void asyncio_task_finish_(asyncio_task *t, int err)
         asyncio_waitq_wake_all_(&t->done_to.awaiters);
         awaited = 1;
     }
-    if (awaited)
+    if (awaited) {
         t->flags |= ASYNCIO_F_RETRIEVED_;
-    else if (err != ASYNCIO_OK && err != ASYNCIO_ECANCELLED)
+    } else if (err != ASYNCIO_OK && err != ASYNCIO_ECANCELLED) {
+        t->flags |= ASYNCIO_F_REPORT_;
         asyncio_runq_push_(t); /* one more pass, then the exception handler */
+    }
 }
 
 /* A failed task nobody awaited comes round once more: report its error,
@@ -1687,22 +1691,28 @@ static int asyncio_coro_ended_(asyncio_coro *co, int r)
     return asyncio_coro_abort_(co, ASYNCIO_ERETURN);
 }
 
-/* Run one task for one step. Returns 1 when the main task has just ended. */
+/* Run one task for one step. Returns 1 when the main task has just ended.
+ * One test of the flags keeps the rare cases (the report pass, a task
+ * cancelled before it ever ran, a reset frame: F_REINIT_ comes with
+ * F_CANCEL_) off the common path. */
 static int asyncio_step_(asyncio_task *t)
 {
     asyncio_coro *co = t->coro;
     int r;
     asyncio_L_.current = t;
-    if (t->state == ASYNCIO_TASK_DONE) {
+    if (!(t->flags & (ASYNCIO_F_REPORT_ | ASYNCIO_F_CANCEL_))) {
+        r = co->fn(co);
+    } else if (t->state == ASYNCIO_TASK_DONE) {
+        t->flags &= (uint8_t)~ASYNCIO_F_REPORT_;
         asyncio_report_(t);
         return 0;
-    }
-    if ((t->flags & ASYNCIO_F_CANCEL_) && co->line == 0)
+    } else if ((t->flags & ASYNCIO_F_CANCEL_) && co->line == 0) {
         /* cancelled before it ever ran, or its frame was re-initialised */
         r = asyncio_coro_abort_(co, (t->flags & ASYNCIO_F_REINIT_) ? ASYNCIO_EREINIT
                                                                    : ASYNCIO_ECANCELLED);
-    else
+    } else {
         r = co->fn(co);
+    }
     if (r == ASYNCIO_PENDING) {
         if (t->where != ASYNCIO_IN_NONE_)
             return 0;
@@ -1923,6 +1933,24 @@ int asyncio_lock_acquire_finish_(asyncio_lock *l, asyncio_value *result)
 /* ThreadSafeFlag                                                           */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Memory order of the flag's state. A port whose flags are only ever set on
+ * the loop's own core (interrupt handlers on a single-core MCU) defines
+ * ASYNCIO_SINGLE_CORE: a core sees its own stores in program order, so
+ * compiler barriers are enough and the hardware barriers (DMB) go.
+ */
+#ifdef ASYNCIO_SINGLE_CORE
+#define ASYNCIO_ACQUIRE_ __ATOMIC_RELAXED
+#define ASYNCIO_RELEASE_ __ATOMIC_RELAXED
+#define ASYNCIO_ACQ_REL_ __ATOMIC_RELAXED
+#define ASYNCIO_BARRIER_() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+#else
+#define ASYNCIO_ACQUIRE_ __ATOMIC_ACQUIRE
+#define ASYNCIO_RELEASE_ __ATOMIC_RELEASE
+#define ASYNCIO_ACQ_REL_ __ATOMIC_ACQ_REL
+#define ASYNCIO_BARRIER_() ((void)0)
+#endif
+
 /* Atomically read and clear the flag. Cores without an atomic exchange
  * (ARMv6-M) use the port's critical section instead. */
 static int asyncio_flag_take_(asyncio_flag *f)
@@ -1934,7 +1962,11 @@ static int asyncio_flag_take_(asyncio_flag *f)
     asyncio_port_critical_exit(s);
     return v;
 #else
-    return __atomic_exchange_n(&f->state, 0, __ATOMIC_ACQ_REL);
+    int v;
+    ASYNCIO_BARRIER_();
+    v = __atomic_exchange_n(&f->state, 0, ASYNCIO_ACQ_REL_);
+    ASYNCIO_BARRIER_();
+    return v;
 #endif
 }
 
@@ -1949,11 +1981,17 @@ void asyncio_flag_init(asyncio_flag *f)
 
 void asyncio_flag_set(asyncio_flag *f)
 {
-    __atomic_store_n(&f->state, 1, __ATOMIC_RELEASE);
+    ASYNCIO_BARRIER_();
+    __atomic_store_n(&f->state, 1, ASYNCIO_RELEASE_);
+    ASYNCIO_BARRIER_();
     asyncio_port_wake();
 }
 
-void asyncio_flag_clear(asyncio_flag *f) { __atomic_store_n(&f->state, 0, __ATOMIC_RELEASE); }
+void asyncio_flag_clear(asyncio_flag *f)
+{
+    ASYNCIO_BARRIER_();
+    __atomic_store_n(&f->state, 0, ASYNCIO_RELEASE_);
+}
 
 int asyncio_flag_wait_start_(asyncio_flag *f, asyncio_value *result)
 {
@@ -1978,29 +2016,34 @@ int asyncio_flag_wait_start_(asyncio_flag *f, asyncio_value *result)
 
 int asyncio_flag_wait_finish_(asyncio_flag *f, asyncio_value *result)
 {
+    const asyncio_task *cur = asyncio_L_.current;
     (void)result;
-    int r = asyncio_resume_();
-    if (!r)
-        asyncio_flag_take_(f);
-    return r;
+    if (cur && !(cur->flags & ASYNCIO_F_CANCEL_)) {
+        asyncio_flag_clear(f); /* wait() clears it: a store, the old value is not needed */
+        return ASYNCIO_OK;
+    }
+    return asyncio_resume_(); /* ENOLOOP, the cancellation, or a reset frame */
 }
 
-/* Wake the waiters of flags that were set; forget flags with no waiter. */
+/* Wake the waiters of flags that were set; forget flags with no waiter. A
+ * flag has at most one waiter, so a woken flag has none left. */
 static void asyncio_poll_flags_(void)
 {
-    asyncio_flag **link = &asyncio_L_.armed;
-    while (*link) {
-        asyncio_flag *f = *link;
-        int set = f->waiters.tail && __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
-        if (set)
-            asyncio_runq_push_(asyncio_waitq_pop_(&f->waiters));
-        if (!f->waiters.tail) {
-            *link = f->armed;
-            f->armed = NULL;
-            f->is_armed = 0;
-        } else {
-            link = &f->armed;
+    asyncio_flag **link = &asyncio_L_.armed, *f;
+    while ((f = *link) != NULL) {
+        asyncio_task *t = f->waiters.tail; /* its waiter, if any */
+        if (t && !__atomic_load_n(&f->state, ASYNCIO_ACQUIRE_)) {
+            link = &f->armed; /* not set: still armed */
+            continue;
         }
+        if (t) {
+            ASYNCIO_BARRIER_();
+            asyncio_waitq_remove_(&f->waiters, t);
+            asyncio_runq_push_(t);
+        }
+        *link = f->armed;
+        f->armed = NULL;
+        f->is_armed = 0;
     }
 }
 

@@ -5,12 +5,16 @@
  * no vendor HAL, so the file builds for ARMv6-M (Cortex-M0+) and ARMv7-M
  * (Cortex-M3/M4/M7) alike.
  *
- *  ticks    a 32-bit millisecond counter bumped by SysTick (configured here
- *           from ASYNCIO_OPENMV_CORE_HZ), or the firmware's own millisecond
- *           tick with ASYNCIO_OPENMV_EXTERNAL_TICK.
+ *  ticks    a 32-bit millisecond clock kept by SysTick (configured here from
+ *           ASYNCIO_OPENMV_CORE_HZ): tickless by default (SysTick is
+ *           programmed to the next deadline while the loop idles, see
+ *           "Tickless SysTick"), or bumped every millisecond; or the
+ *           firmware's own millisecond tick with ASYNCIO_OPENMV_EXTERNAL_TICK.
  *  wait     WFI with interrupts masked by PRIMASK; see "The idle path" below.
  *  wake     one byte store: IRQ-safe, so asyncio_flag_set() works in ISRs.
- *  critical PRIMASK save / cpsid i / restore: nestable.
+ *  critical PRIMASK save / cpsid i / restore, or BASEPRI (masking only the
+ *           interrupts at or below a priority) with ASYNCIO_OPENMV_BASEPRI:
+ *           nestable.
  *  io       none: asyncio_port_io_watch() returns ASYNCIO_EINVAL.
  *
  * Firmware hooks (declared below):
@@ -26,14 +30,45 @@
  *
  * Configuration macros (define them when compiling this file):
  *  ASYNCIO_OPENMV_CORE_HZ        core clock feeding SysTick (default 480 MHz,
- *                                the OpenMV Cam H7); SysTick fires at 1 kHz.
+ *                                the OpenMV Cam H7); a multiple of 1000.
+ *  ASYNCIO_OPENMV_SYSTICK_REF_HZ SysTick counts the chip's reference clock,
+ *                                of this frequency, instead of the core clock
+ *                                (e.g. 60000000 for a core clock / 8
+ *                                reference at 480 MHz; check the chip's
+ *                                reference manual): with
+ *                                tickless idle a SysTick period can then
+ *                                last 279 ms instead of 34.
+ *  ASYNCIO_OPENMV_TICKLESS       1 (default): tickless idle. While every task
+ *                                sleeps, SysTick interrupts only at the next
+ *                                deadline, or every 34 ms at 480 MHz (the most
+ *                                its 24 bits count) when the deadline is
+ *                                farther; 1 ms ticks while tasks run. 0: a
+ *                                SysTick interrupt every millisecond, always.
  *  ASYNCIO_OPENMV_EXTERNAL_TICK  the firmware owns SysTick (OpenMV's does: it
  *                                drives HAL_GetTick / mp_hal_ticks_ms). The port
  *                                then leaves SysTick alone, defines no handler,
  *                                and reads time from asyncio_openmv_ticks_hook(),
  *                                which the firmware provides. That tick must be
  *                                an interrupt of at most 1 ms period: it is what
- *                                ends each WFI while a sleep runs down.
+ *                                ends each WFI while a sleep runs down. NOT
+ *                                tickless (ASYNCIO_OPENMV_TICKLESS is ignored).
+ *  ASYNCIO_OPENMV_BASEPRI        undefined (default): critical sections mask
+ *                                every interrupt (PRIMASK). Defined to a
+ *                                priority value (e.g. 0x40, in the NVIC's
+ *                                8-bit form): they set BASEPRI to it instead,
+ *                                so interrupts of a more urgent priority
+ *                                (a numerically lower value) still run, e.g.
+ *                                a camera DMA. Those must not call into
+ *                                asyncio, not even asyncio_flag_set(); every
+ *                                interrupt that does must have a priority
+ *                                value >= it. ARMv7-M and up only.
+ *  ASYNCIO_OPENMV_SYSTICK_GUARD  tickless: cycles before a SysTick wrap within
+ *                                which its reload is not rewritten (default
+ *                                256; must exceed the few instructions from
+ *                                the check to the write).
+ *  ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES  tickless: SysTick cycles lost when it
+ *                                is restarted early (default 2, 0 with the
+ *                                reference clock; see "cut").
  *  ASYNCIO_OPENMV_SYSTICK_HANDLER  name of the SysTick vector the port defines
  *                                (default SysTick_Handler).
  *  ASYNCIO_OPENMV_TICKS_START    the counter's first value (default 0); tests
@@ -41,11 +76,21 @@
  *  ASYNCIO_OPENMV_BEFORE_WFI()   test hook, run with interrupts masked right
  *                                before each WFI, i.e. at the worst moment for
  *                                an interrupt to arrive.
+ *
+ * Sections of this file: configuration, registers, Ticks (external / 1 ms /
+ * tickless SysTick), critical sections, the idle path, firmware hooks.
  */
 #include "port_openmv.h"
 
 #ifndef ASYNCIO_OPENMV_CORE_HZ
 #define ASYNCIO_OPENMV_CORE_HZ 480000000u
+#endif
+#ifdef ASYNCIO_OPENMV_SYSTICK_REF_HZ /* SysTick's clock, and CSR's CLKSOURCE for it */
+#define ASYNCIO_OPENMV_SYSTICK_HZ_ ASYNCIO_OPENMV_SYSTICK_REF_HZ
+#define ASYNCIO_OPENMV_SYST_CLK_ 0u
+#else
+#define ASYNCIO_OPENMV_SYSTICK_HZ_ ASYNCIO_OPENMV_CORE_HZ
+#define ASYNCIO_OPENMV_SYST_CLK_ ASYNCIO_OPENMV_SYST_CLKSOURCE
 #endif
 #ifndef ASYNCIO_OPENMV_SYSTICK_HANDLER
 #define ASYNCIO_OPENMV_SYSTICK_HANDLER SysTick_Handler
@@ -56,6 +101,22 @@
 #ifndef ASYNCIO_OPENMV_BEFORE_WFI
 #define ASYNCIO_OPENMV_BEFORE_WFI() ((void)0)
 #endif
+#ifndef ASYNCIO_OPENMV_TICKLESS
+#define ASYNCIO_OPENMV_TICKLESS 1
+#endif
+#ifndef ASYNCIO_OPENMV_SYSTICK_GUARD
+#define ASYNCIO_OPENMV_SYSTICK_GUARD 256u
+#endif
+#ifndef ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES
+#ifdef ASYNCIO_OPENMV_SYSTICK_REF_HZ
+#define ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES 0u /* a load and a store: less than a tick */
+#else
+#define ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES 2u
+#endif
+#endif
+#if defined(ASYNCIO_OPENMV_BASEPRI) && defined(__ARM_ARCH_6M__)
+#error "ASYNCIO_OPENMV_BASEPRI: ARMv6-M (Cortex-M0/M0+) has no BASEPRI"
+#endif
 
 /* ---- architectural registers (ARMv6-M / ARMv7-M System Control Space) ---- */
 #define ASYNCIO_OPENMV_REG(addr) (*(volatile uint32_t *)(addr))
@@ -64,7 +125,11 @@
 #define ASYNCIO_OPENMV_SYST_CVR ASYNCIO_OPENMV_REG(0xE000E018u) /* current value */
 #define ASYNCIO_OPENMV_SYST_ENABLE 0x1u
 #define ASYNCIO_OPENMV_SYST_TICKINT 0x2u
-#define ASYNCIO_OPENMV_SYST_CLKSOURCE 0x4u /* the core clock, not the reference */
+#define ASYNCIO_OPENMV_SYST_CLKSOURCE 0x4u                  /* the core clock, not the reference */
+#define ASYNCIO_OPENMV_ICSR ASYNCIO_OPENMV_REG(0xE000ED04u) /* interrupt control and state */
+#define ASYNCIO_OPENMV_ICSR_PENDSTSET (1u << 26)            /* SysTick pending */
+#define ASYNCIO_OPENMV_ICSR_PENDSTCLR (1u << 25)
+#define ASYNCIO_OPENMV_SHPR3 ASYNCIO_OPENMV_REG(0xE000ED20u) /* SysTick priority: [31:24] */
 #define ASYNCIO_OPENMV_DEMCR ASYNCIO_OPENMV_REG(0xE000EDFCu)
 #define ASYNCIO_OPENMV_DEMCR_TRCENA (1u << 24)
 #define ASYNCIO_OPENMV_DWT_CTRL ASYNCIO_OPENMV_REG(0xE0001000u)
@@ -81,15 +146,20 @@
 
 /* SysTick counts 24 bits: the reload for 1 ms must fit. */
 typedef char
-    asyncio_openmv_reload_fits_[(ASYNCIO_OPENMV_CORE_HZ / 1000u - 1u) <= 0xFFFFFFu ? 1 : -1];
+    asyncio_openmv_reload_fits_[(ASYNCIO_OPENMV_SYSTICK_HZ_ / 1000u - 1u) <= 0xFFFFFFu ? 1 : -1];
 
 /* ======================================================================== */
 /* Ticks                                                                    */
 /* ======================================================================== */
 
-#ifndef ASYNCIO_OPENMV_EXTERNAL_TICK
-/* One writer (the SysTick ISR); an aligned 32-bit load is atomic, so readers
- * need no lock. It wraps at 2^32 and the core only ever takes differences. */
+#if defined(ASYNCIO_OPENMV_EXTERNAL_TICK)
+/* The firmware's tick: never tickless (its SysTick ends every WFI). */
+uint32_t asyncio_port_ticks_ms(void) { return asyncio_openmv_ticks_hook(); }
+
+#elif !ASYNCIO_OPENMV_TICKLESS
+/* One writer (the SysTick ISR, every millisecond); an aligned 32-bit load is
+ * atomic, so readers need no lock. It wraps at 2^32 and the core only ever
+ * takes differences. */
 static volatile uint32_t asyncio_openmv_ms_ = ASYNCIO_OPENMV_TICKS_START;
 
 void asyncio_openmv_systick_irq(void) { asyncio_openmv_ms_++; }
@@ -98,8 +168,179 @@ void ASYNCIO_OPENMV_SYSTICK_HANDLER(void);
 void ASYNCIO_OPENMV_SYSTICK_HANDLER(void) { asyncio_openmv_systick_irq(); }
 
 uint32_t asyncio_port_ticks_ms(void) { return asyncio_openmv_ms_; }
+
 #else
-uint32_t asyncio_port_ticks_ms(void) { return asyncio_openmv_ticks_hook(); }
+/* ------------------------------------------------------------------------ */
+/* Tickless SysTick (ASYNCIO_OPENMV_TICKLESS, the default)                  */
+/* ------------------------------------------------------------------------ */
+/*
+ * SysTick never stops and its count is the clock: the time is the
+ * millisecond at which the current SysTick period began plus the cycles
+ * counted since, so asyncio_port_ticks_ms() is exact whenever it is read,
+ * whatever the period. Every period ends on a millisecond boundary, so the
+ * SysTick interrupt (one per period) only moves that base forward.
+ *
+ *  running   periods of 1 ms (as without the option).
+ *  idle      asyncio_port_wait() programs the NEXT period (RVR, which the
+ *            counter loads when the current one ends) to end on the
+ *            deadline, or after the longest whole number of milliseconds
+ *            that fits in 24 bits when the deadline is farther (or there is
+ *            none): SysTick then chains periods. The period after the
+ *            deadline is 1 ms again. RVR is written only when the current
+ *            period is more than ASYNCIO_OPENMV_SYSTICK_GUARD cycles from
+ *            its end (else the port waits for that end first), so which
+ *            value the counter loaded is never in doubt: nothing is lost
+ *            and the clock cannot drift on these paths.
+ *  cut       the only path that rewrites the counter: a wait whose deadline
+ *            falls before the end of the current (long) period, i.e. the
+ *            loop was woken early from a long sleep (a flag, an interrupt)
+ *            and now sleeps less than what is left of it. The port then
+ *            restarts SysTick so that it ends on the deadline, counting the
+ *            cycles already run; the ones between reading the counter and
+ *            restarting it (a load and a store apart) are estimated by
+ *            ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES. The clock never goes
+ *            backwards (the estimate only adds), and an error of a few
+ *            cycles per cut (a few ns at 480 MHz) is far below a crystal's.
+ *
+ * Longest sleep per SysTick wake-up: 2^24 cycles, rounded down to whole ms:
+ * 34 ms at 480 MHz (the OpenMV Cam H7: about 290 wake-ups per 10 s of
+ * idle), 671 ms at qemu's 25 MHz (15 per 10 s); on a reference clock
+ * (ASYNCIO_OPENMV_SYSTICK_REF_HZ) 279 ms at 60 MHz (a 480 MHz core clock
+ * / 8), 16.7 s at qemu's 1 MHz. An interrupt that wakes
+ * nothing (an unrelated ISR mid-sleep) costs one more pass through the idle
+ * check and changes nothing.
+ *
+ * State (written by the SysTick ISR and by the loop with the ISR masked).
+ */
+#define ASYNCIO_OPENMV_CPM_ (ASYNCIO_OPENMV_SYSTICK_HZ_ / 1000u)  /* SysTick cycles per ms */
+#define ASYNCIO_OPENMV_MAX_MS_ (0x1000000u / ASYNCIO_OPENMV_CPM_) /* longest period */
+static volatile uint32_t asyncio_openmv_base_ms_ = ASYNCIO_OPENMV_TICKS_START; /* period start */
+static volatile uint32_t asyncio_openmv_end_ms_ = ASYNCIO_OPENMV_TICKS_START + 1u; /* its end */
+static volatile uint32_t asyncio_openmv_off_;                       /* cycles run before it */
+static volatile uint32_t asyncio_openmv_len_ = ASYNCIO_OPENMV_CPM_; /* its cycles */
+static volatile uint32_t asyncio_openmv_next_ms_ = 1u;              /* the next one, ms */
+
+/* A period ended: the next one (RVR) has started. */
+static void asyncio_openmv_wrap_(void)
+{
+    uint32_t base = asyncio_openmv_end_ms_;
+    asyncio_openmv_base_ms_ = base;
+    asyncio_openmv_off_ = 0;
+    asyncio_openmv_len_ = asyncio_openmv_next_ms_ * ASYNCIO_OPENMV_CPM_;
+    asyncio_openmv_end_ms_ = base + asyncio_openmv_next_ms_;
+}
+
+void asyncio_openmv_systick_irq(void) { asyncio_openmv_wrap_(); }
+
+void ASYNCIO_OPENMV_SYSTICK_HANDLER(void);
+void ASYNCIO_OPENMV_SYSTICK_HANDLER(void) { asyncio_openmv_systick_irq(); }
+
+/* With the SysTick interrupt masked: account for a wrap it has not yet
+ * handled (and keep it from handling it twice). */
+static void asyncio_openmv_settle_(void)
+{
+    if (ASYNCIO_OPENMV_ICSR & ASYNCIO_OPENMV_ICSR_PENDSTSET) {
+        ASYNCIO_OPENMV_ICSR = ASYNCIO_OPENMV_ICSR_PENDSTCLR;
+        asyncio_openmv_wrap_();
+    }
+}
+
+/* The clock, with the SysTick interrupt masked. */
+static uint32_t asyncio_openmv_now_(void)
+{
+    uint32_t v = ASYNCIO_OPENMV_SYST_CVR;
+    if (ASYNCIO_OPENMV_ICSR & ASYNCIO_OPENMV_ICSR_PENDSTSET) {
+        asyncio_openmv_settle_(); /* it wrapped around the read: read again */
+        v = ASYNCIO_OPENMV_SYST_CVR;
+        if (v == 0) /* at zero, reloading on the next cycle */
+            v = asyncio_openmv_len_ - 1u;
+    }
+    return asyncio_openmv_base_ms_ +
+           (asyncio_openmv_off_ + asyncio_openmv_len_ - 1u - v) / ASYNCIO_OPENMV_CPM_;
+}
+
+uint32_t asyncio_port_ticks_ms(void)
+{
+    uint32_t s = asyncio_port_critical_enter();
+    uint32_t now = asyncio_openmv_now_();
+    asyncio_port_critical_exit(s);
+    return now;
+}
+
+/* With the SysTick interrupt masked: make sure the current period has more
+ * than the guard band left, waiting out its end if not. */
+static void asyncio_openmv_away_from_wrap_(void)
+{
+    asyncio_openmv_settle_();
+    if (ASYNCIO_OPENMV_SYST_CVR > ASYNCIO_OPENMV_SYSTICK_GUARD)
+        return;
+    while (!(ASYNCIO_OPENMV_ICSR & ASYNCIO_OPENMV_ICSR_PENDSTSET))
+        ; /* at most the guard band: a few hundred cycles */
+    asyncio_openmv_settle_();
+}
+
+/* With the SysTick interrupt masked: the period after the current one
+ * lasts `ms` (1 .. MAX_MS_). */
+static void asyncio_openmv_set_next_(uint32_t ms)
+{
+    if (ms == asyncio_openmv_next_ms_)
+        return;
+    asyncio_openmv_away_from_wrap_();
+    ASYNCIO_OPENMV_SYST_RVR = ms * ASYNCIO_OPENMV_CPM_ - 1u;
+    asyncio_openmv_next_ms_ = ms;
+}
+
+/* With the SysTick interrupt masked: end the current period at `deadline`
+ * (a later millisecond than now, before the period's own end), then 1 ms
+ * periods. Returns 0 if the deadline is too close to restart SysTick for:
+ * do not sleep, it is due within the guard band. */
+static int asyncio_openmv_cut_(uint32_t deadline)
+{
+    uint32_t v, ran, left;
+    asyncio_openmv_away_from_wrap_();
+    if ((int32_t)(deadline - asyncio_openmv_end_ms_) >= 0)
+        return 1; /* the period that began meanwhile already ends in time */
+    v = ASYNCIO_OPENMV_SYST_CVR;
+    ran = asyncio_openmv_off_ + asyncio_openmv_len_ - 1u - v; /* cycles since base_ms_ */
+    left = (deadline - asyncio_openmv_base_ms_) * ASYNCIO_OPENMV_CPM_ - ran;
+    if (left <= ASYNCIO_OPENMV_SYSTICK_GUARD)
+        return 0;
+    /* Restart: writing CVR zeroes it and SysTick reloads RVR on its next
+     * clock edge; only once it has may RVR take the following period. */
+    ASYNCIO_OPENMV_SYST_RVR = left - 1u - ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES;
+    ASYNCIO_OPENMV_SYST_CVR = 0;
+    while (ASYNCIO_OPENMV_SYST_CVR == 0)
+        ;
+    ASYNCIO_OPENMV_SYST_RVR = ASYNCIO_OPENMV_CPM_ - 1u; /* loaded at the next wrap */
+    asyncio_openmv_len_ = left - ASYNCIO_OPENMV_SYSTICK_CUT_CYCLES;
+    asyncio_openmv_off_ =
+        (deadline - asyncio_openmv_base_ms_) * ASYNCIO_OPENMV_CPM_ - asyncio_openmv_len_;
+    asyncio_openmv_end_ms_ = deadline;
+    asyncio_openmv_next_ms_ = 1u;
+    return 1;
+}
+
+/* With the SysTick interrupt masked, before sleeping: have SysTick end a
+ * period on `deadline` (if has_deadline; a later millisecond than now) and
+ * otherwise chain the longest periods. Returns 0 if the caller must not
+ * sleep (the deadline is a few cycles away). */
+static int asyncio_openmv_program_(int has_deadline, uint32_t deadline)
+{
+    int32_t beyond;
+    if (!has_deadline) {
+        asyncio_openmv_set_next_(ASYNCIO_OPENMV_MAX_MS_);
+        return 1;
+    }
+    beyond = (int32_t)(deadline - asyncio_openmv_end_ms_);
+    if (beyond < 0)
+        return asyncio_openmv_cut_(deadline);
+    if (beyond == 0)
+        asyncio_openmv_set_next_(1u); /* this period ends on it: then 1 ms again */
+    else
+        asyncio_openmv_set_next_(
+            (uint32_t)beyond < ASYNCIO_OPENMV_MAX_MS_ ? (uint32_t)beyond : ASYNCIO_OPENMV_MAX_MS_);
+    return 1;
+}
 #endif
 
 static uint8_t asyncio_openmv_cycles_on_;
@@ -121,10 +362,14 @@ void asyncio_port_init(void)
     done = 1;
 #ifndef ASYNCIO_OPENMV_EXTERNAL_TICK
     ASYNCIO_OPENMV_SYST_CSR = 0;
-    ASYNCIO_OPENMV_SYST_RVR = ASYNCIO_OPENMV_CORE_HZ / 1000u - 1u;
+    ASYNCIO_OPENMV_SYST_RVR = ASYNCIO_OPENMV_SYSTICK_HZ_ / 1000u - 1u;
     ASYNCIO_OPENMV_SYST_CVR = 0; /* any write clears it and the COUNTFLAG */
+#if ASYNCIO_OPENMV_TICKLESS
+    /* The lowest priority: masked by the BASEPRI critical section too. */
+    ASYNCIO_OPENMV_SHPR3 |= 0xFFu << 24;
+#endif
     ASYNCIO_OPENMV_SYST_CSR =
-        ASYNCIO_OPENMV_SYST_CLKSOURCE | ASYNCIO_OPENMV_SYST_TICKINT | ASYNCIO_OPENMV_SYST_ENABLE;
+        ASYNCIO_OPENMV_SYST_CLK_ | ASYNCIO_OPENMV_SYST_TICKINT | ASYNCIO_OPENMV_SYST_ENABLE;
 #endif
 #if ASYNCIO_OPENMV_HAVE_DWT_
     /* The cycle counter, for benchmarks (asyncio_openmv_cycles), if this
@@ -144,9 +389,10 @@ void asyncio_port_init(void)
 }
 
 /* ======================================================================== */
-/* Critical sections: PRIMASK save / restore                                */
+/* Critical sections: PRIMASK, or BASEPRI with ASYNCIO_OPENMV_BASEPRI        */
 /* ======================================================================== */
 
+#ifndef ASYNCIO_OPENMV_BASEPRI
 uint32_t asyncio_port_critical_enter(void)
 {
     uint32_t primask;
@@ -159,6 +405,26 @@ void asyncio_port_critical_exit(uint32_t state)
     /* Restores the caller's mask: an inner exit leaves interrupts masked. */
     __asm__ volatile("msr primask, %0" ::"r"(state) : "memory");
 }
+#else
+/* Interrupts of priority value ASYNCIO_OPENMV_BASEPRI and above (the less
+ * urgent ones: every one that calls into asyncio, SysTick included) are
+ * held off; more urgent ones still run. BASEPRI_MAX only ever raises the
+ * mask, so a nested enter cannot lower it. */
+uint32_t asyncio_port_critical_enter(void)
+{
+    uint32_t basepri;
+    __asm__ volatile("mrs %0, basepri\n\tmsr basepri_max, %1"
+                     : "=&r"(basepri)
+                     : "r"((uint32_t)(ASYNCIO_OPENMV_BASEPRI))
+                     : "memory");
+    return basepri;
+}
+
+void asyncio_port_critical_exit(uint32_t state)
+{
+    __asm__ volatile("msr basepri, %0" ::"r"(state) : "memory");
+}
+#endif
 
 /* ======================================================================== */
 /* The idle path                                                            */
@@ -180,46 +446,103 @@ void asyncio_port_critical_exit(uint32_t state)
  *     runs. wake_ stays SET, so the next wait() returns at once: one spurious
  *     loop pass, nothing lost.
  *  2. After the poll, before wait() masks interrupts: wake_ is SET when
- *     wait() looks at it under PRIMASK, so it returns without sleeping and the
- *     loop polls again.
+ *     wait() looks at it masked, so it returns without sleeping and the loop
+ *     polls again.
  *  3. After wait() has masked interrupts and found wake_ CLEAR (the window
  *     the "check, then sleep" pattern loses wake-ups in): the interrupt cannot
  *     run yet, it stays pending in the NVIC. WFI ends on a pending interrupt
  *     that only PRIMASK holds off (the architecture makes that exception to
- *     masking for PRIMASK), so WFI returns at once; the brief unmask
- *     (cpsie i; isb) runs the ISR; the loop masks again and now sees wake_
- *     SET.
+ *     masking for PRIMASK), so WFI returns at once; the unmask after it
+ *     (cpsie i; isb) runs the ISR, and wait() then sees wake_ SET and
+ *     returns (else it masks again and checks again).
  *  4. During WFI: the same as 3.
  *
  * So every wake() either happens before wake_ is examined (seen) or leaves an
  * interrupt pending across the WFI (which then cannot sleep). Only PRIMASK
- * gives this: an interrupt held off by BASEPRI does not end a WFI. The test
- * tests/arm/test_irq.c raises the interrupt in window 3 through the
- * ASYNCIO_OPENMV_BEFORE_WFI() hook, with SysTick stopped.
+ * gives this: an interrupt held off by BASEPRI does NOT end a WFI (WFI wakes
+ * for an interrupt that would preempt if PRIMASK were clear, and BASEPRI
+ * still counts). So with ASYNCIO_OPENMV_BASEPRI the check runs under
+ * BASEPRI (which holds off every interrupt that may call wake(), so wake_
+ * cannot change after the check), and then, just for the WFI, the mask is
+ * handed over to PRIMASK: `cpsid i` first, then BASEPRI to 0. An interrupt
+ * that came after the check is pending and only PRIMASK holds it off now,
+ * so the WFI returns at once, as in case 3. Urgent interrupts (above the
+ * BASEPRI level) are held off only for those few instructions and the WFI,
+ * which they end themselves.
  *
- * Timeouts: the loop re-checks the deadline after every interrupt. SysTick
- * (or the firmware's tick) fires every millisecond, so a sleep ends within
- * the millisecond its deadline falls in. wake_ is cleared on the way out:
- * a wake after that is case 1 or 2 of the next idle. Call wait() with
- * interrupts enabled (the loop always does).
+ * The test tests/arm/test_irq.c raises the interrupt in window 3 through the
+ * ASYNCIO_OPENMV_BEFORE_WFI() hook, with SysTick stopped, in both builds.
+ * (qemu 7.2 ends a WFI on any pending interrupt, masked by BASEPRI or not, so
+ * it cannot show the BASEPRI-during-WFI hang itself; the hand-over follows
+ * the architecture's rule, not qemu's.)
+ *
+ * Timeouts: the loop re-checks the deadline after every interrupt. Without
+ * tickless SysTick (or the firmware's tick) fires every millisecond, so a
+ * sleep ends within the millisecond its deadline falls in; with it, SysTick
+ * is programmed to end a period on the deadline (see "Tickless SysTick").
+ * wake_ is cleared on the way out: a wake after that is case 1 or 2 of the
+ * next idle. Call wait() with interrupts enabled (the loop always does).
  */
 static volatile uint8_t asyncio_openmv_wake_;
 
 void asyncio_port_wake(void) { asyncio_openmv_wake_ = 1; }
 
+/* The mask held while deciding to sleep (the critical section's), and the
+ * hand-over to PRIMASK for the WFI. After the WFI everything is unmasked
+ * (ASYNCIO_OPENMV_RUN_PENDING_): whatever ended it runs there. */
+#ifndef ASYNCIO_OPENMV_BASEPRI
+#define ASYNCIO_OPENMV_IDLE_MASK_() __asm__ volatile("cpsid i" ::: "memory")
+#define ASYNCIO_OPENMV_IDLE_UNMASK_() __asm__ volatile("cpsie i" ::: "memory")
+#define ASYNCIO_OPENMV_WFI_() __asm__ volatile("dsb\n\twfi" ::: "memory")
+#else
+#define ASYNCIO_OPENMV_IDLE_MASK_() (void)asyncio_port_critical_enter()
+#define ASYNCIO_OPENMV_IDLE_UNMASK_() asyncio_port_critical_exit(0)
+#define ASYNCIO_OPENMV_WFI_()                                                                      \
+    __asm__ volatile("cpsid i\n\tmsr basepri, %0\n\tdsb\n\twfi" ::"r"(0u) : "memory")
+#endif
+#define ASYNCIO_OPENMV_RUN_PENDING_() __asm__ volatile("cpsie i\n\tisb" ::: "memory")
+
 void asyncio_port_wait(int32_t timeout_ms)
 {
+#if ASYNCIO_OPENMV_TICKLESS && !defined(ASYNCIO_OPENMV_EXTERNAL_TICK)
+    uint32_t start = 0, now;
+    ASYNCIO_OPENMV_IDLE_MASK_();
+    if (timeout_ms > 0)
+        start = asyncio_openmv_now_();
+    while (!asyncio_openmv_wake_ && timeout_ms != 0) {
+        if (timeout_ms > 0) {
+            now = asyncio_openmv_now_();
+            if (now - start >= (uint32_t)timeout_ms)
+                break;
+        }
+        if (!asyncio_openmv_program_(timeout_ms > 0, start + (uint32_t)timeout_ms))
+            continue; /* due within a few cycles: do not sleep */
+        ASYNCIO_OPENMV_BEFORE_WFI();
+        ASYNCIO_OPENMV_WFI_();
+        ASYNCIO_OPENMV_RUN_PENDING_();
+        if (asyncio_openmv_wake_)
+            goto woken; /* the usual way out after an interrupt: already unmasked */
+        ASYNCIO_OPENMV_IDLE_MASK_();
+    }
+#else
     uint32_t start = asyncio_port_ticks_ms();
-    __asm__ volatile("cpsid i" ::: "memory");
+    ASYNCIO_OPENMV_IDLE_MASK_();
     while (!asyncio_openmv_wake_ &&
            (timeout_ms < 0 || asyncio_port_ticks_ms() - start < (uint32_t)timeout_ms)) {
         ASYNCIO_OPENMV_BEFORE_WFI();
-        __asm__ volatile("dsb\n\twfi" ::: "memory");
-        /* Whatever ended the WFI is pending: let it run, then mask again. */
-        __asm__ volatile("cpsie i\n\tisb\n\tcpsid i" ::: "memory");
+        ASYNCIO_OPENMV_WFI_();
+        ASYNCIO_OPENMV_RUN_PENDING_();
+        if (asyncio_openmv_wake_)
+            goto woken;
+        ASYNCIO_OPENMV_IDLE_MASK_();
     }
+#endif
+    ASYNCIO_OPENMV_IDLE_UNMASK_();
+woken:
+    /* Cleared unmasked: a wake from now on is case 1 or 2 of the next idle,
+     * and the flag behind one that came just before is seen by the poll
+     * that follows this return. */
     asyncio_openmv_wake_ = 0;
-    __asm__ volatile("cpsie i" ::: "memory");
 }
 
 int asyncio_port_io_watch(asyncio_io *io, unsigned events)

@@ -36,9 +36,20 @@ ARM_DEPS    := asyncio.h port_openmv.c port_openmv.h tests/arm/openmv.h tests/ar
 #            interrupt-just-before-WFI race
 # irq_lose   the race with a deliberately naive idle path: must hang (124)
 # blink      examples/openmv/blink.c, output as the host's examples/blink.expected
-ARM_IMAGES := basic basic_ext irq irq_lose blink
+# tickless   tickless idle: 10 s sleeps across the wrap, an unrelated
+#            interrupt and a frame mid-sleep, the clock against a CMSDK timer
+# irq_basepri, irq_lose_basepri
+#            irq and irq_lose with BASEPRI critical sections (0x40): the race
+#            must still be closed (and the naive port still hang), and an
+#            urgent interrupt runs inside a critical section
+# basic_basepri, tickless_basepri
+#            basic and tickless with BASEPRI critical sections
+# tickless_ref  tickless with SysTick on the board's 1 MHz reference clock
+ARM_IMAGES := basic basic_ext irq irq_lose blink tickless irq_basepri irq_lose_basepri \
+              basic_basepri tickless_basepri tickless_ref
+# (its camera runs off a 1 ms SysTick: built without tickless idle)
 ARM_IRQ_PORT := -DASYNCIO_OPENMV_SYSTICK_HANDLER=asyncio_openmv_systick_unused \
-                '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()'
+                '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()' -DASYNCIO_OPENMV_TICKLESS=0
 
 ARM_SRC_basic      := tests/arm/test_basic.c
 ARM_PORT_basic     := -DASYNCIO_OPENMV_TICKS_START=0xFFFFFF00u
@@ -57,9 +68,32 @@ ARM_EXP_irq_lose   := tests/arm/test_irq_lose.expected
 ARM_STATUS_irq_lose := 124
 ARM_SRC_blink      := examples/openmv/blink.c examples/openmv/qemu_board.c
 ARM_EXP_blink      := examples/blink.expected
+ARM_SRC_tickless   := tests/arm/test_tickless.c
+ARM_PORT_tickless  := -DASYNCIO_OPENMV_TICKS_START=0xFFFFEC78u \
+                      '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()'
+ARM_EXP_tickless   := tests/arm/test_tickless.expected
+ARM_BASEPRI        := -DASYNCIO_OPENMV_BASEPRI=0x40
+ARM_SRC_irq_basepri  := tests/arm/test_irq.c
+ARM_DEFS_irq_basepri := $(ARM_BASEPRI)
+ARM_PORT_irq_basepri := $(ARM_IRQ_PORT) $(ARM_BASEPRI)
+ARM_EXP_irq_basepri  := tests/arm/test_irq_basepri.expected
+ARM_SRC_basic_basepri  := tests/arm/test_basic.c
+ARM_PORT_basic_basepri := -DASYNCIO_OPENMV_TICKS_START=0xFFFFFF00u $(ARM_BASEPRI)
+ARM_EXP_basic_basepri  := tests/arm/test_basic.expected
+ARM_SRC_tickless_basepri  := tests/arm/test_tickless.c
+ARM_PORT_tickless_basepri := $(ARM_PORT_tickless) $(ARM_BASEPRI)
+ARM_EXP_tickless_basepri  := tests/arm/test_tickless.expected
+ARM_SRC_tickless_ref  := tests/arm/test_tickless.c
+ARM_PORT_tickless_ref := $(ARM_PORT_tickless) -DASYNCIO_OPENMV_SYSTICK_REF_HZ=1000000u
+ARM_EXP_tickless_ref  := tests/arm/test_tickless_ref.expected
+ARM_SRC_irq_lose_basepri  := tests/arm/test_irq.c
+ARM_DEFS_irq_lose_basepri := -DLOSE_WAKE $(ARM_BASEPRI)
+ARM_PORT_irq_lose_basepri := $(ARM_IRQ_PORT) $(ARM_BASEPRI)
+ARM_EXP_irq_lose_basepri  := tests/arm/test_irq_lose_basepri.expected
+ARM_STATUS_irq_lose_basepri := 124
 
 # Also run on the host's clock (no -icount): checks and exit status only.
-ARM_REALTIME := basic irq
+ARM_REALTIME := basic irq irq_basepri
 
 ARM_ELFS := $(foreach i,$(ARM_IMAGES),$(ARM_BUILD)/$(i).elf)
 ARM_LIB  := $(foreach c,$(ARM_CPUS),$(ARM_BUILD)/lib/$(c)/port_openmv.o $(ARM_BUILD)/lib/$(c)/core.o)
@@ -83,10 +117,12 @@ $(ARM_BUILD)/rt.o: tests/arm/rt.c tests/arm/rt.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_RT_FLAGS) -c $< -o $@
 
-# The core, compiled once for every image (src/asyncio.c: its own unit).
+# The core, compiled once for every image (src/asyncio.c: its own unit), as
+# a camera firmware would: ThreadSafeFlags set on this core only.
+ARM_CORE_DEFS := -DASYNCIO_SINGLE_CORE
 $(ARM_BUILD)/core.o: src/asyncio.c asyncio.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
-	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -c $< -o $@
+	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_CORE_DEFS) -c $< -o $@
 
 # One image: the port built with the image's defines (and openmv.h forced in,
 # so its declarations and the port's must agree), the program, the core, the

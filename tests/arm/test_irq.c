@@ -20,6 +20,11 @@
  * as a naive "check, then sleep" port would: the handler runs before the
  * WFI, the WFI then sleeps forever, and the run must time out. That build
  * shows the race test can fail.
+ *
+ * Built with -DASYNCIO_OPENMV_BASEPRI=0x40 (port and test), the critical
+ * sections mask by priority: the same race must still be closed, and an
+ * urgent interrupt (priority 0x00, above the mask) runs inside a critical
+ * section while the frame interrupt (0x80) waits for its end.
  */
 #include "openmv.h"
 #include "rt.h"
@@ -66,7 +71,8 @@ void test_before_wfi(void)
         race_armed = 0;
         rt_irq_pend(FRAME_IRQ); /* masked: stays pending across the WFI */
 #ifdef LOSE_WAKE
-        __asm__ volatile("cpsie i\n\tisb" ::: "memory"); /* the naive port */
+        /* the naive port: unmask, then WFI */
+        __asm__ volatile("msr basepri, %0\n\tcpsie i\n\tisb" ::"r"(0u) : "memory");
 #endif
     }
 }
@@ -150,6 +156,36 @@ static int main_fn(asyncio_coro *co)
 static struct main_frame m;
 static asyncio_task main_task;
 
+#ifdef ASYNCIO_OPENMV_BASEPRI
+#define URGENT_IRQ 29
+static volatile unsigned urgent_runs;
+static void urgent_isr(void) { urgent_runs++; }
+
+/* An interrupt above the BASEPRI level runs inside a critical section; one
+ * at or below it (the frame) is held until the section ends. */
+static void basepri_check(void)
+{
+    uint32_t s, basepri, frames = asyncio_openmv_frame_count;
+    rt_irq_set(URGENT_IRQ, urgent_isr);
+    rt_irq_priority(URGENT_IRQ, 0x00);
+    rt_irq_enable(URGENT_IRQ);
+    s = asyncio_port_critical_enter();
+    rt_irq_pend(URGENT_IRQ);
+    rt_irq_pend(FRAME_IRQ);
+    RT_CHECK(urgent_runs == 1);                     /* ran inside */
+    RT_CHECK(asyncio_openmv_frame_count == frames); /* held off */
+    asyncio_port_critical_exit(s);
+    __asm__ volatile("isb" ::: "memory");
+    RT_CHECK(asyncio_openmv_frame_count == frames + 1u); /* ran at the exit */
+    __asm__ volatile("mrs %0, basepri" : "=r"(basepri));
+    RT_CHECK(basepri == 0);
+    rt_printf("BASEPRI: urgent interrupt inside the critical section: %u, frame after it: %u\n",
+              urgent_runs, (unsigned)(asyncio_openmv_frame_count - frames));
+    asyncio_flag_clear(&asyncio_openmv_frame_flag);
+    asyncio_openmv_frame_count = 0;
+}
+#endif
+
 int main(void)
 {
     uint32_t s1, s2, primask;
@@ -162,11 +198,20 @@ int main(void)
     s1 = asyncio_port_critical_enter();
     s2 = asyncio_port_critical_enter();
     asyncio_port_critical_exit(s2);
+#ifndef ASYNCIO_OPENMV_BASEPRI
     __asm__ volatile("mrs %0, primask" : "=r"(primask));
     RT_CHECK(primask == 1);
     asyncio_port_critical_exit(s1);
     __asm__ volatile("mrs %0, primask" : "=r"(primask));
     RT_CHECK(primask == 0);
+#else
+    __asm__ volatile("mrs %0, basepri" : "=r"(primask));
+    RT_CHECK(primask == (ASYNCIO_OPENMV_BASEPRI));
+    asyncio_port_critical_exit(s1);
+    __asm__ volatile("mrs %0, basepri" : "=r"(primask));
+    RT_CHECK(primask == 0);
+    basepri_check();
+#endif
     RT_CHECK(asyncio_port_io_watch(NULL, ASYNCIO_IO_READ) == ASYNCIO_EINVAL);
 
     asyncio_get_event_loop();

@@ -1,0 +1,49 @@
+# bench/bench_arm.mk -- `make bench-arm`: the Cortex-M7 port's idle wake-ups
+# and latency paths, counted under qemu-system-arm -M mps2-an500. Included
+# by the Makefile after tests/arm/arm.mk (uses its ARM_* variables).
+#
+# Prints, for -O2 and then -Os (medians, Cortex-M7, arm-none-eabi-gcc):
+#   idle_wakeups_per_10s N      interrupts taken while every task sleeps 10 s
+#                               (tests/arm/test_tickless.c, phase 1)
+#   isr_to_task_instructions N  timer IRQ vector -> first instruction of the
+#                               woken task's body (tests/arm/bench_lat.c)
+#   yield_instructions N        YIELD -> YIELD between two tasks
+# Instructions are counted from qemu's `-singlestep -d exec,nochain` trace
+# (one line per executed instruction) by bench/bench_arm.py.
+
+ARM_BENCH     := $(ARM_BUILD)/bench
+ARM_BENCH_OPT := O2 Os
+ARM_BENCH_QEMU := qemu-system-arm -M mps2-an500 -nographic -monitor none \
+                  -semihosting-config enable=on,target=native
+ARM_BENCH_IDLE_PORT := -DASYNCIO_OPENMV_TICKS_START=0xFFFFEC78u \
+                       '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()'
+
+.PHONY: bench-arm
+
+# name, -O level, sources, port defines
+define arm_bench_image
+$(ARM_BENCH)/$(1)-$(2).elf: $(3) src/asyncio.c $(ARM_BUILD)/rt.o $(ARM_DEPS) bench/bench_arm.mk | deps
+	@mkdir -p $$(dir $$@)
+	$(ARM_CC) $(ARM_M7) $(filter-out -O2,$(ARM_CFLAGS)) -$(2) $(ARM_QEMU) -include tests/arm/openmv.h \
+	    $(4) -c port_openmv.c -o $(ARM_BENCH)/$(1)-$(2)-port.o
+	$(ARM_CC) $(ARM_M7) $(filter-out -O2,$(ARM_CFLAGS)) -$(2) $(ARM_QEMU) $(ARM_CORE_DEFS) \
+	    -c src/asyncio.c -o $(ARM_BENCH)/$(1)-$(2)-core.o
+	$(ARM_CC) $(ARM_M7) $(filter-out -O2,$(ARM_CFLAGS)) -$(2) $(ARM_QEMU) $(3) \
+	    $(ARM_BENCH)/$(1)-$(2)-port.o $(ARM_BENCH)/$(1)-$(2)-core.o $(ARM_BUILD)/rt.o \
+	    $(ARM_LDFLAGS) $(ARM_LIBS) -o $$@
+endef
+$(foreach o,$(ARM_BENCH_OPT),$(eval $(call arm_bench_image,lat,$(o),tests/arm/bench_lat.c,)))
+$(foreach o,$(ARM_BENCH_OPT),$(eval $(call arm_bench_image,idle,$(o),tests/arm/test_tickless.c,$(ARM_BENCH_IDLE_PORT))))
+
+bench-arm: $(foreach o,$(ARM_BENCH_OPT),$(ARM_BENCH)/lat-$(o).elf $(ARM_BENCH)/idle-$(o).elf)
+	@set -e; for o in $(ARM_BENCH_OPT); do \
+	  echo "# Cortex-M7 -$$o, $$($(ARM_CC) --version | head -n 1)"; \
+	  $(ARM_BENCH_QEMU) -icount shift=5,sleep=off -kernel $(ARM_BENCH)/idle-$$o.elf \
+	      </dev/null >$(ARM_BENCH)/idle-$$o.out 2>&1; \
+	  python3 bench/bench_arm.py idle $(ARM_BENCH)/idle-$$o.out; \
+	  $(ARM_BENCH_QEMU) -singlestep -d exec,nochain -D $(ARM_BENCH)/lat-$$o.log \
+	      -kernel $(ARM_BENCH)/lat-$$o.elf </dev/null >$(ARM_BENCH)/lat-$$o.out 2>&1; \
+	  grep -q '^PASS' $(ARM_BENCH)/lat-$$o.out; \
+	  python3 bench/bench_arm.py lat $(ARM_BENCH)/lat-$$o.elf $(ARM_BENCH)/lat-$$o.log; \
+	  rm -f $(ARM_BENCH)/lat-$$o.log; \
+	done
