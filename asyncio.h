@@ -43,6 +43,10 @@
  *         return asyncio_coro_init(&f->co, say_after_fn);
  *     }
  *
+ * (A constructor resets the frame: call it only for a frame nothing runs.
+ * create_task(&t, say_after(&f, ...)) while `t` still runs `f` ends `t`
+ * with ASYNCIO_EREINIT, as a restart from the top would go unnoticed.)
+ *
  * Await it from another coroutine (it runs inline, like `await coro`), or
  * wrap it in a task (caller-owned storage) to run it concurrently:
  *
