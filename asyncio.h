@@ -946,8 +946,8 @@ const char *asyncio_strerror(int err)
     case ASYNCIO_ECLOSED: return "closed";
     case ASYNCIO_ECORRUPT: return "coroutine state corrupted";
     case ASYNCIO_ESTATE: return "invalid state";
-    case ASYNCIO_EREINIT: return "coroutine of a running task re-initialised";
-    case ASYNCIO_ETHREAD: return "called from a thread that is not the loop's";
+    case ASYNCIO_EREINIT: return "coroutine reset while running";
+    case ASYNCIO_ETHREAD: return "not the loop's thread";
     case ASYNCIO_ESTALL: return "clock stalled";
     case ASYNCIO_ENOHOST: return "host not found";
     case ASYNCIO_ETLS: return "TLS error";
@@ -1291,7 +1291,7 @@ static int asyncio_reinit_live_(asyncio_task *t)
     t->flags |= ASYNCIO_F_REINIT_ | ASYNCIO_F_CANCEL_ | ASYNCIO_F_RETRIEVED_;
     if (t != asyncio_L_.current)
         asyncio_wake_now_(t);
-    ctx.message = "create_task re-initialised the coroutine of a running task";
+    ctx.message = "create_task reset a running task's coroutine";
     ctx.error = ASYNCIO_EREINIT;
     ctx.task = t;
     asyncio_loop_call_exception_handler(&asyncio_L_, &ctx);
@@ -2053,7 +2053,7 @@ static void asyncio_stalled_(uint32_t now)
     if (!asyncio_L_.stall_reported) {
         asyncio_context ctx;
         asyncio_L_.stall_reported = 1;
-        ctx.message = "the clock stood still with a timer pending: moved on to its deadline";
+        ctx.message = "clock stood still with a timer pending";
         ctx.error = ASYNCIO_ESTALL;
         ctx.task = NULL;
         asyncio_loop_call_exception_handler(&asyncio_L_, &ctx);
