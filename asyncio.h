@@ -159,13 +159,11 @@ extern "C" {
 #define ASYNCIO_ECLOSED (-1011)   /* the loop (or stream) is closed */
 #define ASYNCIO_ECORRUPT (-1012)  /* a coroutine was resumed at an unknown point, or lost */
 #define ASYNCIO_ESTATE (-1013)    /* InvalidStateError: result of a task that is not done */
-#define ASYNCIO_EREINIT (-1020)   /* create_task re-initialised the coroutine its task still runs */
-#define ASYNCIO_ETHREAD                                                                            \
-    (-1021)                     /* a loop call from a thread that is not the loop's (debug check)  \
-                                 */
-#define ASYNCIO_ESTALL (-1022)  /* the clock stood still while a timer was pending (reported) */
-#define ASYNCIO_ENOHOST (-1050) /* streams: getaddrinfo could not resolve the host */
-#define ASYNCIO_ETLS (-1051)    /* streams: TLS failure (asyncio_stream_tls_error() tells more) */
+#define ASYNCIO_EREINIT (-1020)   /* create_task reset the frame its pending task runs */
+#define ASYNCIO_ETHREAD (-1021)   /* loop call from another thread (ASYNCIO_CHECK_THREAD) */
+#define ASYNCIO_ESTALL (-1022)    /* the clock stood still with a timer pending (reported) */
+#define ASYNCIO_ENOHOST (-1050)   /* streams: getaddrinfo could not resolve the host */
+#define ASYNCIO_ETLS (-1051)      /* streams: TLS failure (asyncio_stream_tls_error() tells more) */
 #define ASYNCIO_ETLS_NOCERT (-1052) /* streams: TLS peer sent no certificate, one is required */
 #define ASYNCIO_ETLS_VERIFY (-1053) /* streams: TLS peer's certificate failed verification */
 #define ASYNCIO_ETLS_ALERT (-1054)  /* streams: TLS peer ended the handshake with a fatal alert */
@@ -346,12 +344,12 @@ int asyncio_loop_create_task(asyncio_loop *loop, asyncio_task *t, asyncio_coro *
  * A task that is already done returns at once. EINVAL for a task never
  * created, EBUSY if the loop is already running, ECLOSED if closed.
  * Stalls: if the clock does not move for ASYNCIO_STALL_ROUNDS (default
- * 1000000, 0: off) rounds of the run queue while a timer is pending -- tasks that
- * only ever sleep(0) under the POSIX virtual clock, which moves only when
- * the loop idles -- the exception handler gets ASYNCIO_ESTALL (once per
- * run, task NULL) and the loop idles until the next deadline, which moves
- * a virtual clock there, so sleepers wake instead of the program hanging.
- * (Every loop entry point -- asyncio_run, run_forever -- comes here.) */
+ * 1000000, 0: off) rounds of the run queue while a timer is pending (tasks
+ * that only ever sleep(0) under the POSIX virtual clock, which moves only
+ * when the loop idles), the exception handler gets ASYNCIO_ESTALL (once per
+ * run, task NULL) and the loop idles until the next deadline, which moves a
+ * virtual clock there, so sleepers wake instead of the program hanging.
+ * The same holds for asyncio_run and run_forever. */
 int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio_value *value);
 
 /* Run until asyncio_loop_stop(). Returns 0, or EBUSY / ECLOSED. */
@@ -1128,10 +1126,10 @@ static void asyncio_heap_remove_(asyncio_task *t)
 /* gather's park/notify: any primitive built on these helpers (Event, Lock, */
 /* flag, task awaiters, I/O, Queue, Semaphore, ...) is covered with no      */
 /* bookkeeping of its own. new_event_loop() and close() walk this ring:     */
-/* each parked task is unlinked from its queue (a                           */
-/* descriptor nobody waits on any more is unwatched, as on any removal) and */
-/* marked DROPPED, so no object of the old loop keeps a pointer to it and   */
-/* nothing wakes it in the new loop.                                        */
+/* each parked task is unlinked from its queue (a descriptor nobody waits   */
+/* on any more is unwatched, as on any removal) and marked DROPPED, so no   */
+/* object of the old loop keeps a pointer to it and nothing wakes it in the */
+/* new loop.                                                                */
 /* ------------------------------------------------------------------------ */
 
 static void asyncio_parked_add_(asyncio_task *t)
