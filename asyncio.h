@@ -45,6 +45,10 @@
  *         return asyncio_coro_init(&f->co, say_after_fn);
  *     }
  *
+ * (A constructor resets the frame: call it only for a frame nothing runs.
+ * create_task(&t, say_after(&f, ...)) while `t` still runs `f` ends `t`
+ * with ASYNCIO_EREINIT, as a restart from the top would go unnoticed.)
+ *
  * Await it from another coroutine (it runs inline, like `await coro`), or
  * wrap it in a task (caller-owned storage) to run it concurrently:
  *
@@ -376,12 +380,12 @@ ASYNCIO_NODISCARD_STRICT int asyncio_loop_create_task(asyncio_loop *loop, asynci
  * A task that is already done returns at once. EINVAL for a task never
  * created, EBUSY if the loop is already running, ECLOSED if closed.
  * Stalls: if the clock does not move for ASYNCIO_STALL_ROUNDS (default
- * 1000000, 0: off) rounds of the run queue while a timer is pending -- tasks that
- * only ever sleep(0) under the POSIX virtual clock, which moves only when
- * the loop idles -- the exception handler gets ASYNCIO_ESTALL (once per
- * run, task NULL) and the loop idles until the next deadline, which moves
- * a virtual clock there, so sleepers wake instead of the program hanging.
- * (Every loop entry point -- asyncio_run, run_forever -- comes here.) */
+ * 1000000, 0: off) rounds of the run queue while a timer is pending (tasks
+ * that only ever sleep(0) under the POSIX virtual clock, which moves only
+ * when the loop idles), the exception handler gets ASYNCIO_ESTALL (once per
+ * run, task NULL) and the loop idles until the next deadline, which moves a
+ * virtual clock there, so sleepers wake instead of the program hanging.
+ * The same holds for asyncio_run and run_forever. */
 int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio_value *value);
 
 /* Run until asyncio_loop_stop(). Returns 0, or EBUSY / ECLOSED. */
@@ -1174,8 +1178,8 @@ const char *asyncio_strerror(int err)
     case ASYNCIO_ECLOSED: return "closed";
     case ASYNCIO_ECORRUPT: return "coroutine state corrupted";
     case ASYNCIO_ESTATE: return "invalid state";
-    case ASYNCIO_EREINIT: return "coroutine of a running task re-initialised";
-    case ASYNCIO_ETHREAD: return "called from a thread that is not the loop's";
+    case ASYNCIO_EREINIT: return "coroutine reset while running";
+    case ASYNCIO_ETHREAD: return "not the loop's thread";
     case ASYNCIO_ESTALL: return "clock stalled";
     case ASYNCIO_ERETURN: return "plain return in a coroutine body";
     case ASYNCIO_EBREAK: return "break at a coroutine body's top level";
@@ -1359,10 +1363,10 @@ static void asyncio_heap_remove_(asyncio_task *t)
 /* gather's park/notify: any primitive built on these helpers (Event, Lock, */
 /* flag, task awaiters, I/O, Queue, Semaphore, ...) is covered with no      */
 /* bookkeeping of its own. new_event_loop() and close() walk this ring:     */
-/* each parked task is unlinked from its queue (a                           */
-/* descriptor nobody waits on any more is unwatched, as on any removal) and */
-/* marked DROPPED, so no object of the old loop keeps a pointer to it and   */
-/* nothing wakes it in the new loop.                                        */
+/* each parked task is unlinked from its queue (a descriptor nobody waits   */
+/* on any more is unwatched, as on any removal) and marked DROPPED, so no   */
+/* object of the old loop keeps a pointer to it and nothing wakes it in the */
+/* new loop.                                                                */
 /* ------------------------------------------------------------------------ */
 
 static void asyncio_parked_add_(asyncio_task *t)
@@ -1522,7 +1526,7 @@ static int asyncio_reinit_live_(asyncio_task *t)
     t->flags |= ASYNCIO_F_REINIT_ | ASYNCIO_F_CANCEL_ | ASYNCIO_F_RETRIEVED_;
     if (t != asyncio_L_.current)
         asyncio_wake_now_(t);
-    ctx.message = "create_task re-initialised the coroutine of a running task";
+    ctx.message = "create_task reset a running task's coroutine";
     ctx.error = ASYNCIO_EREINIT;
     ctx.task = t;
     asyncio_loop_call_exception_handler(&asyncio_L_, &ctx);
@@ -2345,7 +2349,7 @@ static void asyncio_stalled_(uint32_t now)
     if (!asyncio_L_.stall_reported) {
         asyncio_context ctx;
         asyncio_L_.stall_reported = 1;
-        ctx.message = "the clock stood still with a timer pending: moved on to its deadline";
+        ctx.message = "clock stood still with a timer pending";
         ctx.error = ASYNCIO_ESTALL;
         ctx.task = NULL;
         asyncio_loop_call_exception_handler(&asyncio_L_, &ctx);

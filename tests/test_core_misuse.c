@@ -76,10 +76,10 @@ Test(core_misuse, create_task_reinitialising_the_frame_of_a_running_task_ends_it
     cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&m.co, reinit_main_fn), NULL), 0);
     assert_trace("0: first starts\n"
                  "create_task, another frame: busy\n"
-                 "handler: create_task re-initialised the coroutine of a running task: "
-                 "coroutine of a running task re-initialised\n"
-                 "create_task, its own frame: coroutine of a running task re-initialised\n"
-                 "10: the task ended: coroutine of a running task re-initialised\n"
+                 "handler: create_task reset a running task's coroutine: "
+                 "coroutine reset while running\n"
+                 "create_task, its own frame: coroutine reset while running\n"
+                 "10: the task ended: coroutine reset while running\n"
                  "210: third starts\n"
                  "215: third\n");
 }
@@ -119,10 +119,10 @@ Test(core_misuse, a_task_reinitialising_its_own_frame_through_create_task_ends_w
     cr_assert_eq(asyncio_run(&self_task, asyncio_coro_init(&f.co, self_reinit_fn), NULL),
                  ASYNCIO_EREINIT);
     assert_trace("run 1\n"
-                 "handler: create_task re-initialised the coroutine of a running task: "
-                 "coroutine of a running task re-initialised\n"
-                 "create_task on itself: coroutine of a running task re-initialised\n"
-                 "next await: coroutine of a running task re-initialised\n");
+                 "handler: create_task reset a running task's coroutine: "
+                 "coroutine reset while running\n"
+                 "create_task on itself: coroutine reset while running\n"
+                 "next await: coroutine reset while running\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -192,7 +192,7 @@ Test(core_misuse, a_virtual_clock_frozen_by_a_task_that_only_yields_is_reported_
     static asyncio_task t;
     asyncio_loop_set_exception_handler(asyncio_get_event_loop(), tracing_handler);
     cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&m.co, stall_main_fn), NULL), 0);
-    assert_trace("handler: the clock stood still with a timer pending: moved on to its deadline: "
+    assert_trace("handler: clock stood still with a timer pending: "
                  "clock stalled\n"
                  "100: main woke\n"
                  "150: main woke again\n");

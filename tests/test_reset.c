@@ -319,3 +319,35 @@ Test(reset, the_old_tasks_memory_may_be_overwritten_and_freed_after_new_event_lo
     close(pipefd[0]);
     close(pipefd[1]);
 }
+
+/* The loop generation is 8 bits: 256 resets later a dropped task has the
+ * generation of the loop again, and must still not count as one of its
+ * tasks (awaiting it would park forever on a task that never runs). */
+struct await_old {
+    asyncio_coro co;
+};
+static int await_old_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    ASYNC_TRY(AWAIT_TASK(&ptask[0]));
+    trace("await a task dropped 256 loops ago: %s", asyncio_strerror(AWAIT_ERROR));
+    trace("cancel it: %d", asyncio_task_cancel(&ptask[0]));
+    ASYNC_END;
+}
+
+Test(reset, a_task_dropped_256_loops_ago_is_still_not_of_the_loop)
+{
+    static struct await_old m;
+    static asyncio_task t;
+    int i;
+    init_objects();
+    pf[0].ev = &ev;
+    parker(&pf[0], "event waiter", P_EVENT);
+    run_old_loop(1);
+    for (i = 0; i < 256; i++)
+        cr_assert_not_null(asyncio_new_event_loop());
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&m.co, await_old_fn), NULL), 0);
+    cr_assert_eq(ptask[0].gen, t.gen, "the generation has wrapped");
+    assert_trace("event waiter parks\nold main ends\n"
+                 "await a task dropped 256 loops ago: invalid argument\ncancel it: 0\n");
+}
