@@ -654,10 +654,9 @@ static inline void asyncio_ignore_(int r) { (void)r; }
     };                                                                                             \
     (void)asyncio_err_;                                                                            \
     (void)asyncio_result_;                                                                         \
-    if (asyncio_co_->line == ASYNCIO_LINE_DONE)                                                    \
-        return asyncio_co_->err;                                                                   \
     asyncio_dispatch_:                                                                             \
     switch (asyncio_co_->line) {                                                                   \
+    case ASYNCIO_LINE_DONE: return asyncio_co_->err; /* finished: every later call says how */     \
     case 0: {                                                                                      \
         (void)0
 
@@ -839,6 +838,10 @@ static inline void asyncio_ignore_(int r) { (void)r; }
             ASYNCIO_THROW_(asyncio_err_);                                                          \
     } while (0)
 
+/* On resume: 0, or the cancellation (or reset frame) waiting for the task;
+ * one test inline, a call only when something is pending. */
+#define ASYNCIO_RESUMED_() ((asyncio_running_->flags & ASYNCIO_F_CANCEL_) ? asyncio_resume_() : 0)
+
 /*
  * The one suspension mechanism every await uses. `start` parks the current
  * task and returns ASYNCIO_PENDING, or completes at once (0 / error);
@@ -850,9 +853,9 @@ static inline void asyncio_ignore_(int r) { (void)r; }
         ASYNCIO_LINE_CHECK_();                                                                     \
         asyncio_result_ = 0;                                                                       \
         asyncio_err_ = (start);                                                                    \
-        if (asyncio_err_ == ASYNCIO_PENDING) {                                                     \
+        if (asyncio_err_ > 0) { /* PENDING, or YIELDED_ */                                         \
             asyncio_co_->line = __LINE__;                                                          \
-            return ASYNCIO_PENDING;                                                                \
+            return asyncio_err_;                                                                   \
         case __LINE__: asyncio_result_ = 0; asyncio_err_ = (finish);                               \
         }                                                                                          \
         ASYNCIO_AWAIT_OUTCOME_(asyncio_err_);                                                      \
@@ -881,8 +884,8 @@ static inline void asyncio_ignore_(int r) { (void)r; }
         case __LINE__:;                                                                            \
         }                                                                                          \
         asyncio_err_ = asyncio_step_child_(asyncio_co_->child, &asyncio_result_);                  \
-        if (asyncio_err_ == ASYNCIO_PENDING)                                                       \
-            return ASYNCIO_PENDING;                                                                \
+        if (asyncio_err_ > 0)                                                                      \
+            return asyncio_err_; /* suspended inside: PENDING or YIELDED_ */                       \
         ASYNCIO_AWAIT_OUTCOME_(asyncio_err_);                                                      \
     } while (0)
 
@@ -895,17 +898,17 @@ static inline void asyncio_ignore_(int r) { (void)r; }
 /* sleep_ms(ms): int64 milliseconds; negative is 0 (a yield); more than
  * ASYNCIO_SLEEP_MAX_MS is EOVERFLOW. */
 #define ASYNCIO_AWAIT_SLEEP_MS(ms)                                                                 \
-    ASYNCIO_AWAIT_LEAF_(asyncio_sleep_ms_start_(ASYNCIO_CAST_(int64_t, ms)), asyncio_resume_())
+    ASYNCIO_AWAIT_LEAF_(asyncio_sleep_or_yield_(ASYNCIO_CAST_(int64_t, ms)), ASYNCIO_RESUMED_())
 
 /* sleep(s): seconds as a double (truncated to whole ms, like MicroPython). */
 #define ASYNCIO_AWAIT_SLEEP(s)                                                                     \
     ASYNCIO_AWAIT_SLEEP_MS(asyncio_seconds_to_ms_(ASYNCIO_CAST_(double, s)))
 
 /* sleep(0): let every other runnable task run once. */
-#define ASYNCIO_YIELD ASYNCIO_AWAIT_LEAF_(asyncio_yield_start_(), asyncio_resume_())
+#define ASYNCIO_YIELD ASYNCIO_AWAIT_LEAF_(ASYNCIO_YIELDED_, ASYNCIO_RESUMED_())
 
 /* Event.wait(): returns at once if set. */
-#define ASYNCIO_AWAIT_EVENT(e) ASYNCIO_AWAIT_LEAF_(asyncio_event_wait_start_(e), asyncio_resume_())
+#define ASYNCIO_AWAIT_EVENT(e) ASYNCIO_AWAIT_LEAF_(asyncio_event_wait_start_(e), ASYNCIO_RESUMED_())
 
 /* Lock.acquire(): FIFO; a waiter cancelled after the hand-off passes it on. */
 #define ASYNCIO_AWAIT_LOCK(l)                                                                      \
@@ -919,7 +922,7 @@ static inline void asyncio_ignore_(int r) { (void)r; }
 /* Wait until `io` is ready for ASYNCIO_IO_READ or ASYNCIO_IO_WRITE. Errors:
  * EINVAL if the port cannot watch descriptors. */
 #define ASYNCIO_AWAIT_IO(io, events)                                                               \
-    ASYNCIO_AWAIT_LEAF_(asyncio_io_wait_start_(io, events), asyncio_resume_())
+    ASYNCIO_AWAIT_LEAF_(asyncio_io_wait_start_(io, events), ASYNCIO_RESUMED_())
 
 /* Short names, unless the includer opts out. */
 #ifndef ASYNCIO_NO_SHORT_NAMES
@@ -1007,11 +1010,23 @@ uintptr_t asyncio_port_thread_id(void);
 /* ======================================================================== */
 /* Private: called by the macros above; not part of the API                  */
 /* ======================================================================== */
+/* The task running now, and the task flag the await macros test inline on
+ * resume (a cancellation, or a reset frame, waits to be delivered). */
+extern asyncio_task *asyncio_running_;
+#define ASYNCIO_F_CANCEL_ 0x01u
+/* What a body returns to be put back in the run queue at once (sleep(0)):
+ * the loop does it, so a yield calls nothing. */
+#define ASYNCIO_YIELDED_ 2
+int asyncio_sleep_ms_start_(int64_t ms);
+/* sleep(ms): a timer, or for ms <= 0 a yield the loop does itself. */
+static inline int asyncio_sleep_or_yield_(int64_t ms)
+{
+    return ms <= 0 ? ASYNCIO_YIELDED_ : asyncio_sleep_ms_start_(ms);
+}
+
 int asyncio_error_code_(int e);
 int asyncio_step_child_(asyncio_coro *child, asyncio_value *value);
 int asyncio_resume_(void);
-int asyncio_sleep_ms_start_(int64_t ms);
-int asyncio_yield_start_(void);
 int64_t asyncio_seconds_to_ms_(double seconds);
 int asyncio_await_task_start_(asyncio_task *t, asyncio_value *value);
 int asyncio_await_task_finish_(asyncio_task *t, asyncio_value *value);
@@ -1061,7 +1076,6 @@ int asyncio_io_wait_start_(asyncio_io *io, unsigned events);
 enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ };
 
 /* asyncio_task.flags */
-#define ASYNCIO_F_CANCEL_ 0x01u    /* a cancellation waits to be delivered */
 #define ASYNCIO_F_RETRIEVED_ 0x02u /* its outcome was taken (no handler call) */
 #define ASYNCIO_F_GATHERED_ 0x04u  /* done_to.gather is in use */
 /* Which kind of wait queue holds it (two bits, one value each): */
@@ -1075,7 +1089,6 @@ enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ }
 struct asyncio_loop {
     asyncio_task *run_head, *run_tail; /* FIFO of runnable tasks */
     asyncio_task *heap;                /* sleeping tasks, earliest first */
-    asyncio_task *current;             /* the task running now */
     asyncio_task *main;                /* run_until_complete returns when it ends */
     asyncio_flag *armed;               /* flags that have a waiter */
     asyncio_link parked;               /* ring of every parked task (wait queues, gather) */
@@ -1097,6 +1110,7 @@ struct asyncio_loop {
 };
 
 static asyncio_loop asyncio_L_;
+asyncio_task *asyncio_running_; /* the task running now (the macros read its flags) */
 
 /* Is the loop running (possibly on another thread)? */
 static int asyncio_loop_running_(void)
@@ -1524,7 +1538,7 @@ static int asyncio_reinit_live_(asyncio_task *t)
     asyncio_context ctx;
     /* CANCEL too, so the hot paths test one bit, as for a cancellation. */
     t->flags |= ASYNCIO_F_REINIT_ | ASYNCIO_F_CANCEL_ | ASYNCIO_F_RETRIEVED_;
-    if (t != asyncio_L_.current)
+    if (t != asyncio_running_)
         asyncio_wake_now_(t);
     ctx.message = "create_task reset a running task's coroutine";
     ctx.error = ASYNCIO_EREINIT;
@@ -1562,8 +1576,8 @@ int asyncio_loop_create_task(asyncio_loop *loop, asyncio_task *t, asyncio_coro *
 asyncio_task *asyncio_current_task(int *err)
 {
     if (err)
-        *err = asyncio_L_.current ? ASYNCIO_OK : ASYNCIO_ENOLOOP;
-    return asyncio_L_.current;
+        *err = asyncio_running_ ? ASYNCIO_OK : ASYNCIO_ENOLOOP;
+    return asyncio_running_;
 }
 
 int asyncio_task_done(const asyncio_task *t) { return t && t->state == ASYNCIO_TASK_DONE; }
@@ -1593,7 +1607,7 @@ int asyncio_task_cancel(asyncio_task *t)
         return ASYNCIO_EINVAL;
     if (!asyncio_task_live_(t))
         return 0;
-    if (t == asyncio_L_.current)
+    if (t == asyncio_running_)
         return ASYNCIO_ESELF;
     /* Forward to the innermost task being awaited (awaits never form a
      * cycle: the await that would close one fails with ECANTWAIT). */
@@ -1703,9 +1717,13 @@ static int asyncio_step_(asyncio_task *t)
 {
     asyncio_coro *co = t->coro;
     int r;
-    asyncio_L_.current = t;
+    asyncio_running_ = t;
     if (!(t->flags & (ASYNCIO_F_REPORT_ | ASYNCIO_F_CANCEL_))) {
         r = co->fn(co);
+        if (r == ASYNCIO_YIELDED_ && !(t->flags & ASYNCIO_F_CANCEL_)) {
+            asyncio_runq_push_(t); /* sleep(0): back of the queue */
+            return 0;
+        }
     } else if (t->state == ASYNCIO_TASK_DONE) {
         t->flags &= (uint8_t)~ASYNCIO_F_REPORT_;
         asyncio_report_(t);
@@ -1715,6 +1733,15 @@ static int asyncio_step_(asyncio_task *t)
         r = asyncio_coro_abort_(co, (t->flags & ASYNCIO_F_REINIT_) ? ASYNCIO_EREINIT
                                                                    : ASYNCIO_ECANCELLED);
     } else {
+        r = co->fn(co);
+    }
+    /* A yield with a cancellation waiting: resume at once to deliver it, as
+     * the await would have at its start. */
+    while (r == ASYNCIO_YIELDED_) {
+        if (!(t->flags & ASYNCIO_F_CANCEL_)) {
+            asyncio_runq_push_(t);
+            return 0;
+        }
         r = co->fn(co);
     }
     if (r == ASYNCIO_PENDING) {
@@ -1746,7 +1773,7 @@ static int asyncio_deliver_cancel_(asyncio_task *cur)
  * reached it while it ran is delivered here, at its next await. */
 static int asyncio_park_check_(void)
 {
-    asyncio_task *cur = asyncio_L_.current;
+    asyncio_task *cur = asyncio_running_;
     if (!cur)
         return ASYNCIO_ENOLOOP;
     if (cur->flags & ASYNCIO_F_CANCEL_)
@@ -1763,7 +1790,7 @@ int asyncio_step_child_(asyncio_coro *child, asyncio_value *value)
     if (!child || !child->fn)
         return ASYNCIO_EINVAL;
     r = child->fn(child);
-    if (r != ASYNCIO_PENDING) {
+    if (r != ASYNCIO_PENDING && r != ASYNCIO_YIELDED_) { /* ended (or a plain return) */
         r = asyncio_coro_ended_(child, r);
         *value = child->value;
     }
@@ -1780,15 +1807,6 @@ int64_t asyncio_seconds_to_ms_(double seconds)
     return (int64_t)ms; /* truncates toward zero, like int() */
 }
 
-int asyncio_yield_start_(void)
-{
-    int r = asyncio_park_check_();
-    if (r)
-        return r;
-    asyncio_runq_push_(asyncio_L_.current);
-    return ASYNCIO_PENDING;
-}
-
 int asyncio_sleep_ms_start_(int64_t ms)
 {
     int r = asyncio_park_check_();
@@ -1797,9 +1815,9 @@ int asyncio_sleep_ms_start_(int64_t ms)
     if (ms > ASYNCIO_SLEEP_MAX_MS)
         return ASYNCIO_EOVERFLOW;
     if (ms <= 0)
-        asyncio_runq_push_(asyncio_L_.current);
+        asyncio_runq_push_(asyncio_running_);
     else
-        asyncio_heap_push_(asyncio_L_.current,
+        asyncio_heap_push_(asyncio_running_,
                            asyncio_ticks_add(asyncio_port_ticks_ms(), (int32_t)ms));
     return ASYNCIO_PENDING;
 }
@@ -1814,7 +1832,7 @@ static int asyncio_task_outcome_(asyncio_task *t, asyncio_value *value)
 
 int asyncio_await_task_start_(asyncio_task *t, asyncio_value *value)
 {
-    asyncio_task *cur = asyncio_L_.current;
+    asyncio_task *cur = asyncio_running_;
     int r = asyncio_park_check_();
     if (r)
         return r;
@@ -1869,7 +1887,7 @@ int asyncio_event_wait_start_(asyncio_event *e)
         return ASYNCIO_EINVAL;
     if (e->is_set)
         return ASYNCIO_OK;
-    asyncio_waitq_push_(&e->waiters, asyncio_L_.current);
+    asyncio_waitq_push_(&e->waiters, asyncio_running_);
     return ASYNCIO_PENDING;
 }
 
@@ -1915,7 +1933,7 @@ int asyncio_lock_acquire_start_(asyncio_lock *l, asyncio_value *result)
         l->locked = 1;
         return ASYNCIO_OK;
     }
-    asyncio_waitq_push_(&l->waiters, asyncio_L_.current);
+    asyncio_waitq_push_(&l->waiters, asyncio_running_);
     return ASYNCIO_PENDING;
 }
 
@@ -1923,7 +1941,7 @@ int asyncio_lock_acquire_finish_(asyncio_lock *l, asyncio_value *result)
 {
     (void)result;
     int r = asyncio_resume_();
-    int mine = (l->handed_to == asyncio_L_.current);
+    int mine = (l->handed_to == asyncio_running_);
     if (mine) {
         l->handed_to = NULL;
         l->locked = 1;
@@ -2009,7 +2027,7 @@ int asyncio_flag_wait_start_(asyncio_flag *f, asyncio_value *result)
         return ASYNCIO_EBUSY; /* one waiter only */
     if (asyncio_flag_take_(f))
         return ASYNCIO_OK;
-    asyncio_waitq_push_(&f->waiters, asyncio_L_.current);
+    asyncio_waitq_push_(&f->waiters, asyncio_running_);
     if (!f->is_armed) {
         f->armed = asyncio_L_.armed;
         asyncio_L_.armed = f;
@@ -2020,7 +2038,7 @@ int asyncio_flag_wait_start_(asyncio_flag *f, asyncio_value *result)
 
 int asyncio_flag_wait_finish_(asyncio_flag *f, asyncio_value *result)
 {
-    const asyncio_task *cur = asyncio_L_.current;
+    const asyncio_task *cur = asyncio_running_;
     (void)result;
     if (cur && !(cur->flags & ASYNCIO_F_CANCEL_)) {
         asyncio_flag_clear(f); /* wait() clears it: a store, the old value is not needed */
@@ -2087,12 +2105,11 @@ int asyncio_io_wait_start_(asyncio_io *io, unsigned events)
     if (!io || (events != ASYNCIO_IO_READ && events != ASYNCIO_IO_WRITE))
         return ASYNCIO_EINVAL;
     q = events == ASYNCIO_IO_READ ? &io->readers : &io->writers;
-    asyncio_waitq_push_(q, asyncio_L_.current);
-    asyncio_L_.current->flags |=
-        events == ASYNCIO_IO_READ ? ASYNCIO_F_ON_READ_ : ASYNCIO_F_ON_WRITE_;
+    asyncio_waitq_push_(q, asyncio_running_);
+    asyncio_running_->flags |= events == ASYNCIO_IO_READ ? ASYNCIO_F_ON_READ_ : ASYNCIO_F_ON_WRITE_;
     r = asyncio_io_rewatch_(io);
     if (r) {
-        asyncio_waitq_remove_(q, asyncio_L_.current);
+        asyncio_waitq_remove_(q, asyncio_running_);
         return r;
     }
     return ASYNCIO_PENDING;
@@ -2116,7 +2133,7 @@ void asyncio_io_forget(asyncio_io *io) { asyncio_io_ready(io, ASYNCIO_IO_READ | 
 /* Park the current task until something moves it (gather's wait). */
 static int asyncio_park_(void)
 {
-    asyncio_task *cur = asyncio_L_.current;
+    asyncio_task *cur = asyncio_running_;
     asyncio_parked_add_(cur);
     cur->where = ASYNCIO_IN_WAITQ_;
     cur->link.wait.queue = NULL;
@@ -2176,7 +2193,7 @@ static int asyncio_gather_register_(asyncio_gather_state *g)
     }
     g->remaining = 0;
     g->err = ASYNCIO_OK;
-    g->waiter = asyncio_L_.current;
+    g->waiter = asyncio_running_;
     for (i = 0; i < g->n; i++) {
         asyncio_task *t = g->tasks[i];
         if (t->state == ASYNCIO_TASK_DONE) {
@@ -2280,7 +2297,7 @@ static int asyncio_wait_for_fn_(asyncio_coro *co)
     }
     if (wf->timeout_ms > ASYNCIO_SLEEP_MAX_MS)
         ASYNCIO_RAISE(ASYNCIO_EOVERFLOW);
-    wf->waiter = asyncio_L_.current;
+    wf->waiter = asyncio_running_;
     wf->finished = 0;
     ASYNCIO_AWAIT_OUTCOME_(asyncio_create_task(
         &wf->runner, asyncio_coro_init(&wf->runner_co, asyncio_wait_for_runner_fn_)));
@@ -2406,12 +2423,17 @@ static void asyncio_run_loop_(void)
 {
     for (;;) {
         asyncio_task *t;
-        if (asyncio_L_.armed)
-            asyncio_poll_flags_();
-        if (asyncio_L_.io_watched)
-            asyncio_port_wait(0); /* I/O readiness, polled every step as MicroPython does */
-        if (asyncio_L_.heap)
-            asyncio_expire_timers_();
+        /* One test for the three kinds of work that can wake a task (most
+         * steps of a busy loop have none of them). */
+        if (((uintptr_t)asyncio_L_.armed | (uintptr_t)asyncio_L_.heap | asyncio_L_.io_watched) !=
+            0) {
+            if (asyncio_L_.armed)
+                asyncio_poll_flags_();
+            if (asyncio_L_.io_watched)
+                asyncio_port_wait(0); /* I/O readiness, polled every step as MicroPython does */
+            if (asyncio_L_.heap)
+                asyncio_expire_timers_();
+        }
         t = asyncio_runq_pop_();
         if (!t) {
             if (!asyncio_idle_())
@@ -2457,7 +2479,7 @@ static void asyncio_loop_reset_(void)
     }
     asyncio_L_.run_head = asyncio_L_.run_tail = NULL;
     asyncio_L_.round_mark = NULL;
-    asyncio_L_.current = NULL;
+    asyncio_running_ = NULL;
     asyncio_L_.main = NULL;
     asyncio_L_.io_watched = 0;
     asyncio_L_.stop_pending = 0;
@@ -2498,7 +2520,7 @@ static int asyncio_run_claimed_(asyncio_task *t, asyncio_value *value)
         asyncio_L_.round_mark = NULL;
         asyncio_run_loop_();
         asyncio_L_.main = NULL;
-        asyncio_L_.current = NULL;
+        asyncio_running_ = NULL;
         r = asyncio_task_outcome_(t, value ? value : &ignored);
     }
     asyncio_loop_release_();

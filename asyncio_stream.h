@@ -637,12 +637,6 @@ asyncio_stream *asyncio_stream_deref(asyncio_stream_ref r)
     return r.s;
 }
 
-/* A coroutine frame is busy while it is suspended half-way. */
-static int asyncio_stream_busy_(const asyncio_coro *co)
-{
-    return co->line != 0 && co->line != ASYNCIO_LINE_DONE;
-}
-
 /* Take an operation frame of the stream for a new operation: 1, or 0 if it
  * is still taken. A frame is taken from the constructor's call until that
  * operation ends, started or not: a frame handed to a task that has not run
@@ -676,9 +670,13 @@ static int asyncio_stream_recv_(asyncio_stream *s, unsigned char *buf, size_t n)
 
 static int asyncio_stream_send_(asyncio_stream *s, const unsigned char *buf, size_t n)
 {
+    int r;
     if (n > 0x40000000u)
         n = 0x40000000u;
-    return asyncio_stream_moved_(s, s->tr->ops->write(s->tr, buf, n));
+    r = s->tr->ops->write(s->tr, buf, n);
+    /* A write that takes nothing without saying "again" would spin the
+     * drain loop: wait for writability as if it had said so. */
+    return r == 0 ? ASYNCIO_AGAIN_WRITE : asyncio_stream_moved_(s, r);
 }
 
 /* Work a read can do before the transport is readable (TLS: bytes already
@@ -1341,6 +1339,12 @@ asyncio_coro *asyncio_open_connection(asyncio_stream *s, const char *host, int p
 /* Server                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* A coroutine frame is busy while it is suspended half-way. */
+static int asyncio_stream_busy_(const asyncio_coro *co)
+{
+    return co->line != 0 && co->line != ASYNCIO_LINE_DONE;
+}
+
 void asyncio_server_slot_init(asyncio_server_slot *slot, void *rbuf, size_t rcap, void *wbuf,
                               size_t wcap, void *user, struct asyncio_tls *tls)
 {
@@ -1870,6 +1874,8 @@ static int asyncio_tls_write_(asyncio_transport *tr, const unsigned char *buf, s
     if (t->inflight)
         n = t->inflight;
     r = mbedtls_ssl_write(&t->ssl, buf, n);
+    if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+        return ASYNCIO_OSERROR(EPIPE); /* the peer has closed: nothing more goes out */
     if (r == MBEDTLS_ERR_SSL_WANT_WRITE && !t->inflight) {
         max = mbedtls_ssl_get_max_out_record_payload(&t->ssl);
         t->inflight = max > 0 && (size_t)max < n ? (size_t)max : n;

@@ -26,7 +26,7 @@ struct mem_end {
     int fail_write; /* an error code for every write (0: none) */
     int eof;        /* the peer closed: reads see EOF once the ring is empty */
     int closed;
-    int injected; /* the last "again" was injected: readiness comes a pass later */
+    int injected;   /* the last "again" was injected: readiness comes a pass later */
     size_t written; /* bytes this end's write() accepted in all */
 };
 
@@ -85,19 +85,21 @@ static int mem_wait(asyncio_transport *t, unsigned events)
 {
     mem_end *e = (mem_end *)(void *)t;
     asyncio_flag *f = events == ASYNCIO_IO_READ ? &e->readable : &e->writable;
+    int ready = events == ASYNCIO_IO_READ ? e->len || e->eof : e->peer->len < MEM_RING;
     int r;
-    if (e->injected) {
+    if (e->injected && ready) {
         /* Ready, but only after the other runnable tasks had their turn:
-         * park, then set the flag the next poll will see. */
+         * park, then set the flag the next poll will see. (Not when it is
+         * really not ready: then it waits for the peer, or a virtual clock
+         * could never move on.) */
         e->injected = 0;
         r = asyncio_transport_wait_flag(f);
         if (r == ASYNCIO_PENDING)
             asyncio_flag_set(f);
         return r;
     }
-    if (events == ASYNCIO_IO_READ)
-        return e->len || e->eof ? 0 : asyncio_transport_wait_flag(f);
-    return e->peer->len < MEM_RING ? 0 : asyncio_transport_wait_flag(f);
+    e->injected = 0;
+    return ready ? 0 : asyncio_transport_wait_flag(f);
 }
 
 static void mem_close(asyncio_transport *t)
