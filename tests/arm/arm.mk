@@ -25,8 +25,8 @@ ARM_LDFLAGS := -nostdlib -T tests/arm/mps2.ld -Wl,--gc-sections
 ARM_LIBS    := -lgcc
 # The runtime implements memcpy & co.: keep gcc from turning them into calls.
 ARM_RT_FLAGS := -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns
-ARM_DEPS    := asyncio.h port_openmv.c port_openmv.h tests/arm/openmv.h tests/arm/rt.h tests/arm/say.h \
-               tests/arm/mps2.ld tests/arm/arm.mk
+ARM_DEPS    := asyncio.h asyncio_stream.h port_openmv.c port_openmv.h tests/arm/openmv.h \
+               tests/arm/rt.h tests/arm/say.h tests/arm/mps2.ld tests/arm/arm.mk
 
 # ---- images: tests and examples (name, sources, defines, expected output) ----
 # basic      tasks, sleeps, Event, Lock, gather, wait_for, cancel; the tick
@@ -36,7 +36,13 @@ ARM_DEPS    := asyncio.h port_openmv.c port_openmv.h tests/arm/openmv.h tests/ar
 #            interrupt-just-before-WFI race
 # irq_lose   the race with a deliberately naive idle path: must hang (124)
 # blink      examples/openmv/blink.c, output as the host's examples/blink.expected
+# uart       a stream over the UART transport (ASYNCIO_OPENMV_UART) with UART0
+#            on a host socket: 1 MiB echoed each way, an RX ring overflow
+#            reported (tests/arm/run_uart.py drives it: ARM_HOST_IMAGES)
+# uart_echo  examples/openmv/uart_echo.c (built only)
 ARM_IMAGES := basic basic_ext irq irq_lose blink
+ARM_HOST_IMAGES := uart
+ARM_BUILT_IMAGES := uart_echo
 ARM_IRQ_PORT := -DASYNCIO_OPENMV_SYSTICK_HANDLER=asyncio_openmv_systick_unused \
                 '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()'
 
@@ -57,23 +63,31 @@ ARM_EXP_irq_lose   := tests/arm/test_irq_lose.expected
 ARM_STATUS_irq_lose := 124
 ARM_SRC_blink      := examples/openmv/blink.c examples/openmv/qemu_board.c
 ARM_EXP_blink      := examples/blink.expected
+ARM_SRC_uart       := tests/arm/test_uart.c
+ARM_DEFS_uart      := -DASYNCIO_OPENMV_UART
+ARM_PORT_uart      := -DASYNCIO_OPENMV_UART
+ARM_OBJS_uart      := $(ARM_BUILD)/stream.o
+ARM_SRC_uart_echo  := examples/openmv/uart_echo.c
+ARM_DEFS_uart_echo := -DASYNCIO_OPENMV_UART
+ARM_PORT_uart_echo := -DASYNCIO_OPENMV_UART
+ARM_OBJS_uart_echo := $(ARM_BUILD)/stream.o
 
 # Also run on the host's clock (no -icount): checks and exit status only.
 ARM_REALTIME := basic irq
 
-ARM_ELFS := $(foreach i,$(ARM_IMAGES),$(ARM_BUILD)/$(i).elf)
+ARM_ELFS := $(foreach i,$(ARM_IMAGES) $(ARM_HOST_IMAGES) $(ARM_BUILT_IMAGES),$(ARM_BUILD)/$(i).elf)
 ARM_LIB  := $(foreach c,$(ARM_CPUS),$(ARM_BUILD)/lib/$(c)/port_openmv.o $(ARM_BUILD)/lib/$(c)/core.o)
 
 .PHONY: arm test-arm size
 
 arm: $(ARM_LIB) $(ARM_ELFS)
 
-# The library: the port (with the core inside) for Cortex-M7, and the core
+# The library: the port (with its UART transport) for every CPU, and the core
 # alone for every CPU (ARMv6-M has no atomic exchange: the core then uses the
 # port's critical section; this checks that it compiles).
-$(ARM_BUILD)/lib/%/port_openmv.o: port_openmv.c port_openmv.h asyncio.h tests/arm/arm.mk | deps
+$(ARM_BUILD)/lib/%/port_openmv.o: port_openmv.c port_openmv.h asyncio.h asyncio_stream.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
-	$(ARM_CC) $(ARM_FLAGS_$*) $(ARM_CFLAGS) -c $< -o $@
+	$(ARM_CC) $(ARM_FLAGS_$*) $(ARM_CFLAGS) -DASYNCIO_OPENMV_UART -c $< -o $@
 
 $(ARM_BUILD)/lib/%/core.o: tests/arm/core_only.c asyncio.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
@@ -88,23 +102,31 @@ $(ARM_BUILD)/core.o: src/asyncio.c asyncio.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -c $< -o $@
 
+# The streams without sockets (ASYNCIO_STREAM_SOCKETS is 0 off Unix), for the
+# images that use the UART transport.
+$(ARM_BUILD)/stream.o: src/asyncio_stream.c asyncio_stream.h asyncio.h tests/arm/arm.mk | deps
+	@mkdir -p $(dir $@)
+	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -c $< -o $@
+
 # One image: the port built with the image's defines (and openmv.h forced in,
 # so its declarations and the port's must agree), the program, the core, the
 # runtime.
 define arm_image
-$(ARM_BUILD)/$(1).elf: $(ARM_SRC_$(1)) $(ARM_BUILD)/rt.o $(ARM_BUILD)/core.o $(ARM_DEPS) | deps
+$(ARM_BUILD)/$(1).elf: $(ARM_SRC_$(1)) $(ARM_OBJS_$(1)) $(ARM_BUILD)/rt.o $(ARM_BUILD)/core.o $(ARM_DEPS) | deps
 	@mkdir -p $$(dir $$@)
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -include tests/arm/openmv.h $(ARM_PORT_$(1)) \
 	    -c port_openmv.c -o $(ARM_BUILD)/$(1)-port.o
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_DEFS_$(1)) $(ARM_SRC_$(1)) \
-	    $(ARM_BUILD)/$(1)-port.o $(ARM_BUILD)/core.o $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) $(ARM_LIBS) -o $$@
+	    $(ARM_BUILD)/$(1)-port.o $(ARM_OBJS_$(1)) $(ARM_BUILD)/core.o $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) \
+	    $(ARM_LIBS) -o $$@
 endef
-$(foreach i,$(ARM_IMAGES),$(eval $(call arm_image,$(i))))
+$(foreach i,$(ARM_IMAGES) $(ARM_HOST_IMAGES) $(ARM_BUILT_IMAGES),$(eval $(call arm_image,$(i))))
 
 test-arm: arm
 	@set -e; $(foreach i,$(ARM_IMAGES),sh tests/arm/run.sh $(ARM_BUILD)/$(i).elf \
 	    $(ARM_EXP_$(i)) $(or $(ARM_STATUS_$(i)),0);)
 	@set -e; $(foreach i,$(ARM_REALTIME),sh tests/arm/run.sh --realtime $(ARM_BUILD)/$(i).elf -;)
+	@set -e; $(foreach i,$(ARM_HOST_IMAGES),python3 tests/arm/run_$(i).py $(ARM_BUILD)/$(i).elf;)
 	@echo "test-arm: all passed"
 
 # ---- size ----

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""run_uart.py ELF -- run tests/arm/test_uart.c under qemu's mps2-an500 with
+UART0 on a unix socket this script listens on, and play the other end:
+
+  1. echo: 1 MiB of lines out, every byte of the upper-cased echo checked
+     (nothing lost, duplicated or reordered);
+  2. overflow: "!burst N E", wait for "!ready", send N bytes the firmware does
+     not read; expect "!overrun <RX_RING> <N - RX_RING>" and the burst's first
+     RX_RING bytes back;
+  3. more echo lines after the overrun, then "!quit".
+
+Semihosting stays the firmware's console (qemu's stdout, kept in
+build/arm/uart.out); the run passes when every check here holds, qemu exits
+with status 0 and the firmware's last line is PASS. No timing assertions.
+
+qemu runs with -icount shift=6,sleep=off: qemu's CMSDK UART model takes one
+received byte per main-loop pass, and with sleep=off an idle guest (WFI)
+makes qemu move straight on to its next pass, which makes the transfer much
+faster than on the host clock (where the next pass waits for the next timer).
+Override with UART_QEMU_CLOCK="" (host clock) or another -icount setting.
+"""
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ECHO_BYTES = int(os.environ.get("UART_ECHO_BYTES", 1 << 20))  # smaller for experiments
+RX_RING = 1024  # tests/arm/test_uart.c's RX_RING
+BURST = 4 * RX_RING
+TIMEOUT = 240  # seconds, the whole run: a hang fails instead of blocking make
+ALPHABET = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-_'\"()"
+
+
+def fail(elf, why, out=None):
+    sys.stderr.write(f"FAIL {elf}: {why}\n")
+    if out and os.path.exists(out):
+        sys.stderr.write(open(out, errors="replace").read())
+    sys.exit(1)
+
+
+def make_lines(rng, total):
+    """Lines of 1..200 bytes (the last counts its newline) adding up to total."""
+    out = bytearray()
+    while len(out) < total:
+        n = min(rng.randint(1, 200), total - len(out))
+        out += bytes(rng.choice(ALPHABET) for _ in range(n - 1)) + b"\n"
+    return bytes(out)
+
+
+class Peer:
+    def __init__(self, conn):
+        self.conn = conn
+        self.buf = bytearray()
+
+    def _more(self):
+        b = self.conn.recv(65536)
+        if not b:
+            raise EOFError("the firmware closed UART0")
+        self.buf += b
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            self._more()
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
+
+    def line(self):
+        while b"\n" not in self.buf:
+            self._more()
+        i = self.buf.index(b"\n") + 1
+        data = bytes(self.buf[:i])
+        del self.buf[:i]
+        return data
+
+
+def main():
+    elf = sys.argv[1]
+    out = elf[: -len(".elf")] + ".out" if elf.endswith(".elf") else elf + ".out"
+    clock = os.environ.get("UART_QEMU_CLOCK", "-icount shift=6,sleep=off").split()
+    rng = random.Random(20261201)
+    echo = make_lines(rng, ECHO_BYTES)
+    burst = bytes(rng.choice(ALPHABET) for _ in range(BURST))  # no newline in it
+    after = [b"after the overrun\n", b"bytes still in order\n", b"x\n"]
+
+    tmp = tempfile.mkdtemp(prefix="asyncio-uart-")
+    path = os.path.join(tmp, "uart0")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(20)
+    t0 = time.monotonic()
+    with open(out + ".raw", "wb") as raw:
+        qemu = subprocess.Popen(
+            ["qemu-system-arm", "-M", "mps2-an500", "-nographic", "-monitor", "none",
+             "-semihosting-config", "enable=on,target=native", *clock,
+             "-chardev", f"socket,id=uart0,path={path}", "-serial", "chardev:uart0",
+             "-kernel", elf],
+            stdin=subprocess.DEVNULL, stdout=raw, stderr=subprocess.STDOUT)
+    timer = threading.Timer(TIMEOUT, qemu.kill)
+    timer.start()
+    err = None
+    try:
+        conn, _ = srv.accept()
+        conn.settimeout(TIMEOUT)
+        peer = Peer(conn)
+
+        # 1. echo, both directions at once
+        def send_all():
+            conn.sendall(echo)
+            conn.sendall(b"!burst %d %d\n" % (BURST, ECHO_BYTES))
+
+        sender = threading.Thread(target=send_all, daemon=True)
+        sender.start()
+        got = peer.exact(ECHO_BYTES)
+        want = echo.upper()
+        if got != want:
+            i = next(i for i in range(ECHO_BYTES) if got[i] != want[i])
+            raise AssertionError(f"echo differs at byte {i}: {got[i:i+16]!r} != {want[i:i+16]!r}")
+        sender.join()
+        t_echo = time.monotonic() - t0
+
+        # 2. overflow
+        line = peer.line()
+        if line != b"!ready\n":
+            raise AssertionError(f"expected !ready, got {line!r}")
+        conn.sendall(burst)
+        line = peer.line()
+        want_line = b"!overrun %d %d\n" % (RX_RING, BURST - RX_RING)
+        if line != want_line:
+            raise AssertionError(f"expected {want_line!r}, got {line!r}")
+        kept = peer.exact(RX_RING)
+        if kept != burst[:RX_RING]:
+            raise AssertionError("the bytes before the overrun are not the burst's first ones")
+
+        # 3. carrying on
+        for a in after:
+            conn.sendall(a)
+            line = peer.line()
+            if line != a.upper():
+                raise AssertionError(f"after the overrun: sent {a!r}, got {line!r}")
+        conn.sendall(b"!quit\n")
+        rc = qemu.wait()
+    except (AssertionError, EOFError, OSError, StopIteration) as e:
+        err = e
+        qemu.kill()
+        rc = qemu.wait()
+    finally:
+        timer.cancel()
+        srv.close()
+        try:
+            os.unlink(path)
+            os.rmdir(tmp)
+        except OSError:
+            pass
+    elapsed = time.monotonic() - t0
+    with open(out + ".raw", "rb") as f:
+        text = f.read().decode(errors="replace")
+    lines = [ln for ln in text.splitlines() if not ln.startswith("qemu-system-arm: ")]
+    with open(out, "w") as f:
+        f.write("".join(ln + "\n" for ln in lines))
+    if err is not None:
+        fail(elf, f"host side: {err} (after {elapsed:.1f} s, qemu exit {rc})", out)
+    if rc != 0:
+        fail(elf, f"exit status {rc}", out)
+    if not lines or not lines[-1].startswith("PASS"):
+        fail(elf, "no PASS line", out)
+    print(f"ok   {elf} ({ECHO_BYTES} bytes echoed each way in {t_echo:.1f} s, "
+          f"{BURST}-byte burst: {RX_RING} kept, {BURST - RX_RING} dropped and reported; "
+          f"{elapsed:.1f} s, exit {rc}, {lines[-1]})")
+
+
+if __name__ == "__main__":
+    main()
