@@ -109,7 +109,15 @@ static int main_fn(asyncio_coro *co)
     ASYNC_BEGIN(co);
     say("-- echo: readline, upper-case, write + drain");
     for (;;) {
-        AWAIT(asyncio_stream_readline(&s, f->line, sizeof f->line));
+        ASYNC_TRY(AWAIT(asyncio_stream_readline(&s, f->line, sizeof f->line)));
+        if (AWAIT_ERROR) {
+            say("echo: readline failed: %s after %lu lines, %lu bytes; dropped %lu, rx %lu/%lu, "
+                "tx %lu/%lu",
+                asyncio_strerror(AWAIT_ERROR), f->lines, f->echoed,
+                (unsigned long)asyncio_openmv_uart_dropped(&uart), (unsigned long)uart.rx_in,
+                (unsigned long)uart.rx_out, (unsigned long)uart.tx_in, (unsigned long)uart.tx_out);
+            ASYNC_RAISE(AWAIT_ERROR);
+        }
         f->n = (size_t)AWAIT_RESULT;
         if (f->n == 0) {
             say("unexpected EOF");
