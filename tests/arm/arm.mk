@@ -138,15 +138,27 @@ $(ARM_BUILD)/size/port_openmv.o: port_openmv.c port_openmv.h asyncio.h | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -ffunction-sections -fdata-sections -c $< -o $@
 
-$(ARM_BUILD)/size/sizes.o: tests/arm/sizes.c asyncio.h asyncio_stream.h | deps
+$(ARM_BUILD)/size/port_openmv_uart.o: port_openmv.c port_openmv.h asyncio.h asyncio_stream.h | deps
+	@mkdir -p $(dir $@)
+	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -ffunction-sections -fdata-sections -DASYNCIO_OPENMV_UART \
+	    -c $< -o $@
+
+$(ARM_BUILD)/size/stream.o: src/asyncio_stream.c asyncio_stream.h asyncio.h | deps
+	@mkdir -p $(dir $@)
+	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -ffunction-sections -fdata-sections -I. -c $< -o $@
+
+$(ARM_BUILD)/size/sizes.o: tests/arm/sizes.c asyncio.h asyncio_stream.h port_openmv.h | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -I. -c $< -o $@
 
-size: $(ARM_BUILD)/size/core.o $(ARM_BUILD)/size/port_openmv.o $(ARM_BUILD)/size/sizes.o
+SIZE_OBJS := core.o port_openmv.o port_openmv_uart.o stream.o
+size: $(addprefix $(ARM_BUILD)/size/,$(SIZE_OBJS)) $(ARM_BUILD)/size/sizes.o
 	@echo "Cortex-M7 (-mthumb, hard float), -Os, arm-none-eabi-gcc:"
-	@$(ARM_SIZE) $(ARM_BUILD)/size/core.o $(ARM_BUILD)/size/port_openmv.o | \
+	@$(ARM_SIZE) $(addprefix $(ARM_BUILD)/size/,$(SIZE_OBJS)) | \
 	    sed -e 's|$(ARM_BUILD)/size/core.o|core alone (asyncio.h)|' \
-	        -e 's|$(ARM_BUILD)/size/port_openmv.o|port_openmv.c alone|'
+	        -e 's|$(ARM_BUILD)/size/port_openmv.o|port_openmv.c alone|' \
+	        -e 's|$(ARM_BUILD)/size/port_openmv_uart.o|port_openmv.c with its UART transport|' \
+	        -e 's|$(ARM_BUILD)/size/stream.o|asyncio_stream.c (streams, no sockets)|'
 	@echo "sizes on 32-bit ARM (bytes):"
 	@$(ARM_NM) -S $(ARM_BUILD)/size/sizes.o | while read addr size type name; do \
 	    printf '  sizeof(%s) = %d\n' "$${name#sizeof_}" "0x$$size"; done
