@@ -16,6 +16,7 @@
  *     RX_RING bytes from before the loss, then ASYNCIO_EOVERRUN once. It
  *     answers "!overrun <got> <dropped>\n" plus the bytes it got.
  *  3. Carrying on: more echo lines after the overrun, then "!quit".
+ *  4. close() wakes a reader parked on the UART (ECLOSED).
  *
  * The host checks the echo, the burst's prefix and the counts; this side
  * checks the error code and the counts too (RT_CHECK), and exits with PASS.
@@ -72,7 +73,20 @@ struct main_frame {
     long burst_len;
     uint32_t dropped;
     int err;
+    asyncio_task reader;
+    asyncio_coro reader_co;
 };
+
+/* A reader parked on the idle UART; close() must wake it with ECLOSED. */
+static int parked_err = 1;
+static int parked_reader_fn(asyncio_coro *co)
+{
+    static unsigned char b[8];
+    ASYNC_BEGIN(co);
+    ASYNC_TRY(AWAIT(asyncio_stream_read(&s, b, sizeof b)));
+    parked_err = AWAIT_ERROR;
+    ASYNC_END;
+}
 
 /* write() then drain(), as MicroPython's StreamWriter: after a drain the
  * write buffer is empty, so a line (at most 256 bytes) always fits. */
@@ -186,7 +200,16 @@ static int main_fn(asyncio_coro *co)
     RT_CHECK(asyncio_openmv_uart_dropped(&uart) == f->dropped); /* reported once, no more */
     say("after: %lu lines echoed", f->lines);
     RT_CHECK(f->lines > 0);
+
+    say("-- close() wakes a reader parked on the UART");
+    asyncio_create_task(&f->reader, asyncio_coro_init(&f->reader_co, parked_reader_fn));
+    AWAIT_SLEEP_MS(5); /* the host sends nothing more: the reader parks */
+    RT_CHECK(parked_err == 1);
     asyncio_stream_close(&s);
+    AWAIT_TASK(&f->reader);
+    say("parked reader: %s", asyncio_strerror(parked_err));
+    RT_CHECK(parked_err == ASYNCIO_ECLOSED);
+    RT_CHECK(asyncio_stream_write(&s, "x", 1) == ASYNCIO_ECLOSED);
     AWAIT(asyncio_stream_wait_closed(&s));
     ASYNC_END;
 }
