@@ -1,7 +1,8 @@
 /*
  * port_openmv.h -- what port_openmv.c offers beyond the port interface: the
  * camera's frame interrupt, LED and report hooks, the tick and cycle
- * counters. Include it from firmware that uses them.
+ * counters, and (with ASYNCIO_OPENMV_UART) the UART stream transport.
+ * Include it from firmware that uses them.
  */
 #ifndef ASYNCIO_PORT_OPENMV_H
 #define ASYNCIO_PORT_OPENMV_H
