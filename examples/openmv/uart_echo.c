@@ -18,8 +18,10 @@
  *
  * in C, with port_openmv.c's interrupt-driven UART transport. Build the port
  * and this file with -DASYNCIO_OPENMV_UART and link src/asyncio_stream.c
- * (`make arm` builds it for qemu's mps2-an500 as build/arm/uart_echo.elf;
- * tests/arm/test_uart.c is the same loop under test).
+ * (`make arm` builds it for qemu's mps2-an500 as build/arm/uart_echo.elf,
+ * with qemu_uart_board.c routing the vectors, and `make test-arm` runs it
+ * against tests/arm/run_uart.py --example; tests/arm/test_uart.c is the same
+ * loop under a longer test).
  *
  * A lost byte is never silent: when the RX ring overflows (this task fell
  * behind), the next readline fails once with ASYNCIO_EOVERRUN and

@@ -38,11 +38,13 @@ ARM_DEPS    := asyncio.h asyncio_stream.h port_openmv.c port_openmv.h tests/arm/
 # blink      examples/openmv/blink.c, output as the host's examples/blink.expected
 # uart       a stream over the UART transport (ASYNCIO_OPENMV_UART) with UART0
 #            on a host socket: 1 MiB echoed each way, an RX ring overflow
-#            reported (tests/arm/run_uart.py drives it: ARM_HOST_IMAGES)
-# uart_echo  examples/openmv/uart_echo.c (built only)
+#            reported (ARM_HOST_IMAGES: tests/arm/run_uart.py is the peer)
+# uart_echo  examples/openmv/uart_echo.c, lines echoed upper-cased over the
+#            same host socket (run_uart.py --example)
 ARM_IMAGES := basic basic_ext irq irq_lose blink
-ARM_HOST_IMAGES := uart
-ARM_BUILT_IMAGES := uart_echo
+ARM_HOST_IMAGES := uart uart_echo
+ARM_HOST_RUN_uart      := python3 tests/arm/run_uart.py
+ARM_HOST_RUN_uart_echo := python3 tests/arm/run_uart.py --example
 ARM_IRQ_PORT := -DASYNCIO_OPENMV_SYSTICK_HANDLER=asyncio_openmv_systick_unused \
                 '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()'
 
@@ -67,7 +69,7 @@ ARM_SRC_uart       := tests/arm/test_uart.c
 ARM_DEFS_uart      := -DASYNCIO_OPENMV_UART
 ARM_PORT_uart      := -DASYNCIO_OPENMV_UART
 ARM_OBJS_uart      := $(ARM_BUILD)/stream.o
-ARM_SRC_uart_echo  := examples/openmv/uart_echo.c
+ARM_SRC_uart_echo  := examples/openmv/uart_echo.c examples/openmv/qemu_uart_board.c
 ARM_DEFS_uart_echo := -DASYNCIO_OPENMV_UART
 ARM_PORT_uart_echo := -DASYNCIO_OPENMV_UART
 ARM_OBJS_uart_echo := $(ARM_BUILD)/stream.o
@@ -75,7 +77,7 @@ ARM_OBJS_uart_echo := $(ARM_BUILD)/stream.o
 # Also run on the host's clock (no -icount): checks and exit status only.
 ARM_REALTIME := basic irq
 
-ARM_ELFS := $(foreach i,$(ARM_IMAGES) $(ARM_HOST_IMAGES) $(ARM_BUILT_IMAGES),$(ARM_BUILD)/$(i).elf)
+ARM_ELFS := $(foreach i,$(ARM_IMAGES) $(ARM_HOST_IMAGES),$(ARM_BUILD)/$(i).elf)
 ARM_LIB  := $(foreach c,$(ARM_CPUS),$(ARM_BUILD)/lib/$(c)/port_openmv.o $(ARM_BUILD)/lib/$(c)/core.o)
 
 .PHONY: arm test-arm size
@@ -120,13 +122,13 @@ $(ARM_BUILD)/$(1).elf: $(ARM_SRC_$(1)) $(ARM_OBJS_$(1)) $(ARM_BUILD)/rt.o $(ARM_
 	    $(ARM_BUILD)/$(1)-port.o $(ARM_OBJS_$(1)) $(ARM_BUILD)/core.o $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) \
 	    $(ARM_LIBS) -o $$@
 endef
-$(foreach i,$(ARM_IMAGES) $(ARM_HOST_IMAGES) $(ARM_BUILT_IMAGES),$(eval $(call arm_image,$(i))))
+$(foreach i,$(ARM_IMAGES) $(ARM_HOST_IMAGES),$(eval $(call arm_image,$(i))))
 
 test-arm: arm
 	@set -e; $(foreach i,$(ARM_IMAGES),sh tests/arm/run.sh $(ARM_BUILD)/$(i).elf \
 	    $(ARM_EXP_$(i)) $(or $(ARM_STATUS_$(i)),0);)
 	@set -e; $(foreach i,$(ARM_REALTIME),sh tests/arm/run.sh --realtime $(ARM_BUILD)/$(i).elf -;)
-	@set -e; $(foreach i,$(ARM_HOST_IMAGES),python3 tests/arm/run_$(i).py $(ARM_BUILD)/$(i).elf;)
+	@set -e; $(foreach i,$(ARM_HOST_IMAGES),$(ARM_HOST_RUN_$(i)) $(ARM_BUILD)/$(i).elf;)
 	@echo "test-arm: all passed"
 
 # ---- size ----
