@@ -321,7 +321,8 @@ void asyncio_port_deinit(void) {}
  * byte (so the loss is one contiguous run). The reader first gets every
  * byte received before the loss, then one read returns ASYNCIO_EOVERRUN
  * (which clears `gap`), then the bytes that arrive from then on. A UART
- * overrun (the ISR itself too late) counts as one lost byte the same way.
+ * overrun (the ISR itself too late: the UART overwrote a byte) opens a gap
+ * the same way, counting the overwritten byte and those dropped after it.
  */
 
 #ifndef ASYNCIO_OPENMV_UART_CLK_HZ
