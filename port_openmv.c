@@ -16,6 +16,8 @@
  *           interrupts at or below a priority) with ASYNCIO_OPENMV_BASEPRI:
  *           nestable.
  *  io       none: asyncio_port_io_watch() returns ASYNCIO_EINVAL.
+ *  uart     with -DASYNCIO_OPENMV_UART: an interrupt-driven UART transport
+ *           for streams (asyncio_uart; the last section of this file).
  *
  * Firmware hooks (declared below):
  *  asyncio_openmv_frame_irq()   call it from the camera's frame-ready ISR; it
@@ -577,3 +579,352 @@ void asyncio_port_report(const asyncio_context *ctx) { asyncio_openmv_report(ctx
 
 /* SysTick keeps counting: other firmware may read the tick after close(). */
 void asyncio_port_deinit(void) {}
+
+/* ======================================================================== */
+/* UART transport (ASYNCIO_OPENMV_UART)                                     */
+/* ======================================================================== */
+#ifdef ASYNCIO_OPENMV_UART
+/*
+ * A stream transport over a UART, driven by its RX and TX interrupts.
+ *
+ *   UART --RX irq--> rx ring --read()--> stream      (ISR produces, task consumes)
+ *   UART <--TX irq-- tx ring <--write()-- stream     (task produces, ISR consumes)
+ *
+ * The hardware is ARM's CMSDK APB UART (Cortex-M System Design Kit TRM, ARM
+ * DDI 0479C, "APB UART"), the UART of the MPS2 boards, as qemu models it
+ * (hw/char/cmsdk-apb-uart.c) and maps it on mps2-an500 (hw/arm/mps2.c:
+ * UART0..4 at 0x40004000, 0x40005000, 0x40006000, 0x40007000, 0x40009000;
+ * RX interrupts 0, 2, 4, 18, 20 and TX one more; PCLK 25 MHz):
+ *
+ *   0x00 DATA       read: the received byte (clears RXFULL); write: send one
+ *   0x04 STATE      bit 0 TXFULL, 1 RXFULL, 2 TX overrun, 3 RX overrun (W1C)
+ *   0x08 CTRL       bit 0 TX enable, 1 RX enable, 2 TX interrupt enable,
+ *                   3 RX interrupt enable (4, 5: overrun interrupts, unused)
+ *   0x0C INTSTATUS  bit 0 TX, 1 RX, 2 TX overrun, 3 RX overrun; writing 1s
+ *        INTCLEAR   clears them
+ *   0x10 BAUDDIV    baud = PCLK / BAUDDIV, BAUDDIV >= 16
+ *
+ * One byte of buffer each way. RX interrupt: a byte arrived. TX interrupt: a
+ * byte left the holding register (TXFULL went from set to clear); an idle
+ * transmitter raises none, so the first byte of a burst is written by the
+ * task (the "kick", below) and the ISR sends the rest.
+ *
+ * Porting to a vendor UART (the OpenMV Cam H7's STM32 USART, say) changes
+ * only the "hardware" functions right below: the base addresses, the clock
+ * and BAUDDIV arithmetic (BRR), rx_ready/rx_byte (ISR.RXNE / RDR), tx_ready/
+ * tx_byte (ISR.TXE / TDR), the overrun check (ISR.ORE, cleared through
+ * ICR.ORECF), and the kick: a UART whose TX interrupt is a level ("TX
+ * empty") enables that interrupt in tx_kick_ and the ISR disables it when
+ * the ring runs dry, instead of writing the first byte. The rings, the
+ * overflow accounting and the stream side stay as they are.
+ *
+ * Sharing with the ISR:
+ *  - RX ring, lock-free single producer (ISR) / single consumer (task): the
+ *    ISR alone writes rx_in, `lost` and sets `gap`; the task alone writes
+ *    rx_out and clears `gap`. Each side stores the bytes first and then
+ *    publishes its index, with a barrier between (and loads the other side's
+ *    index before the bytes it covers). On one core an ISR observes the
+ *    task's accesses in program order, so the barrier's job is to stop the
+ *    compiler reordering; it is a `dmb` so that the rings stay correct if the
+ *    other side is ever a DMA engine or another core. One barrier per batch,
+ *    not per byte.
+ *  - TX ring: the task alone writes tx_in (lock-free as above), but tx_out
+ *    has two writers: the ISR and the task's kick, which must start an idle
+ *    transmitter. The kick therefore runs in the port's critical section
+ *    (a few instructions per write() call), so the two never interleave.
+ *  - The ISR must not preempt itself: route the RX and TX vectors to
+ *    asyncio_openmv_uart_irq() at one priority, and keep that priority one
+ *    the port's critical section masks.
+ *
+ * Ring positions run over [0, 2 * cap): in == out is empty, a distance of
+ * cap is full, so the whole capacity holds bytes and no division is needed.
+ *
+ * Overflow: when a byte arrives with the RX ring full, the ISR drops it,
+ * counts it in `lost` and raises `gap`; while `gap` is up it drops every
+ * byte (so the loss is one contiguous run). The reader first gets every
+ * byte received before the loss, then one read returns ASYNCIO_EOVERRUN
+ * (which clears `gap`), then the bytes that arrive from then on. A UART
+ * overrun (the ISR itself too late: the UART overwrote a byte) opens a gap
+ * the same way, counting the overwritten byte and those dropped after it.
+ */
+
+#ifndef ASYNCIO_OPENMV_UART_CLK_HZ
+#define ASYNCIO_OPENMV_UART_CLK_HZ ASYNCIO_OPENMV_CORE_HZ /* the UART's PCLK */
+#endif
+#ifndef ASYNCIO_OPENMV_UART_BASES
+#define ASYNCIO_OPENMV_UART_BASES                                                                  \
+    {                                                                                              \
+        0x40004000u, 0x40005000u, 0x40006000u, 0x40007000u, 0x40009000u                            \
+    }
+#endif
+
+#define ASYNCIO_OPENMV_UART_BARRIER_() __asm__ volatile("dmb" ::: "memory")
+
+/* ---- hardware: the CMSDK APB UART (what a vendor UART replaces) ---- */
+#define ASYNCIO_OPENMV_UART_R_(u, off) (*(volatile uint32_t *)((u)->regs + (off)))
+#define ASYNCIO_OPENMV_UART_DATA 0x00u
+#define ASYNCIO_OPENMV_UART_STATE 0x04u
+#define ASYNCIO_OPENMV_UART_CTRL 0x08u
+#define ASYNCIO_OPENMV_UART_INT 0x0Cu /* INTSTATUS (read) / INTCLEAR (write) */
+#define ASYNCIO_OPENMV_UART_BAUDDIV 0x10u
+#define ASYNCIO_OPENMV_UART_TXFULL 0x1u
+#define ASYNCIO_OPENMV_UART_RXFULL 0x2u
+#define ASYNCIO_OPENMV_UART_RXOVR 0x8u
+#define ASYNCIO_OPENMV_UART_ON 0xFu /* TX, RX, TX interrupt, RX interrupt enabled */
+
+/* Program the divider and start the UART with both interrupts; EINVAL for a
+ * baud rate it cannot make. */
+static int asyncio_openmv_uart_hw_start_(asyncio_uart *u, uint32_t baud)
+{
+    uint32_t div = baud ? ASYNCIO_OPENMV_UART_CLK_HZ / baud : 0;
+    if (div < 16u || div > 0xFFFFFu)
+        return ASYNCIO_EINVAL;
+    ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_CTRL) = 0;
+    ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_BAUDDIV) = div;
+    (void)ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_DATA);   /* drop a stale byte */
+    ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_STATE) = 0xCu; /* overrun flags */
+    ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_INT) = 0xFu;
+    ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_CTRL) = ASYNCIO_OPENMV_UART_ON;
+    return ASYNCIO_OK;
+}
+
+static void asyncio_openmv_uart_hw_stop_(asyncio_uart *u)
+{
+    ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_CTRL) = 0;
+    ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_INT) = 0xFu;
+}
+
+/* Acknowledge the interrupt before looking at the data, so that a byte that
+ * moves afterwards raises it again. */
+static void asyncio_openmv_uart_hw_ack_(asyncio_uart *u)
+{
+    ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_INT) =
+        ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_INT);
+}
+
+/* 1 (and cleared) if the UART lost a byte before the ISR could take it. */
+static int asyncio_openmv_uart_hw_overrun_(asyncio_uart *u)
+{
+    if (!(ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_STATE) & ASYNCIO_OPENMV_UART_RXOVR))
+        return 0;
+    ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_STATE) = ASYNCIO_OPENMV_UART_RXOVR;
+    return 1;
+}
+
+static int asyncio_openmv_uart_hw_rx_ready_(asyncio_uart *u)
+{
+    return (ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_STATE) & ASYNCIO_OPENMV_UART_RXFULL) != 0;
+}
+
+static unsigned char asyncio_openmv_uart_hw_rx_byte_(asyncio_uart *u)
+{
+    return (unsigned char)ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_DATA);
+}
+
+static int asyncio_openmv_uart_hw_tx_ready_(asyncio_uart *u)
+{
+    return !(ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_STATE) & ASYNCIO_OPENMV_UART_TXFULL);
+}
+
+static void asyncio_openmv_uart_hw_tx_byte_(asyncio_uart *u, unsigned char b)
+{
+    ASYNCIO_OPENMV_UART_R_(u, ASYNCIO_OPENMV_UART_DATA) = b;
+}
+
+/* ---- the rings ---- */
+static uint32_t asyncio_openmv_ring_fill_(uint32_t in, uint32_t out, uint32_t cap)
+{
+    return in >= out ? in - out : in + 2u * cap - out;
+}
+
+static uint32_t asyncio_openmv_ring_next_(uint32_t pos, uint32_t cap)
+{
+    return pos + 1u == 2u * cap ? 0u : pos + 1u;
+}
+
+static uint32_t asyncio_openmv_ring_slot_(uint32_t pos, uint32_t cap)
+{
+    return pos < cap ? pos : pos - cap;
+}
+
+/* Send from the TX ring while the UART takes bytes. Runs in the ISR, or in
+ * the task with interrupts masked (the kick): tx_out's two writers. Wakes a
+ * writer waiting for room when the ring drains to half. */
+static void asyncio_openmv_uart_tx_pump_(asyncio_uart *u)
+{
+    uint32_t cap = u->tx_cap, in = u->tx_in, out = u->tx_out, before;
+    ASYNCIO_OPENMV_UART_BARRIER_(); /* tx_in before the bytes it covers */
+    before = asyncio_openmv_ring_fill_(in, out, cap);
+    while (out != in && asyncio_openmv_uart_hw_tx_ready_(u)) {
+        asyncio_openmv_uart_hw_tx_byte_(u, u->tx[asyncio_openmv_ring_slot_(out, cap)]);
+        out = asyncio_openmv_ring_next_(out, cap);
+    }
+    ASYNCIO_OPENMV_UART_BARRIER_(); /* the bytes read before their slots are freed */
+    u->tx_out = out;
+    if (before > cap / 2u && asyncio_openmv_ring_fill_(in, out, cap) <= cap / 2u)
+        asyncio_flag_set(&u->writable);
+}
+
+/* Start an idle transmitter (see "Porting" above for level-triggered UARTs). */
+static void asyncio_openmv_uart_tx_kick_(asyncio_uart *u)
+{
+    uint32_t state = asyncio_port_critical_enter();
+    asyncio_openmv_uart_tx_pump_(u);
+    asyncio_port_critical_exit(state);
+}
+
+void asyncio_openmv_uart_irq(asyncio_uart *u)
+{
+    uint32_t cap = u->rx_cap, in = u->rx_in, out = u->rx_out;
+    uint8_t gap = u->gap, had_gap = gap, was_empty, stored = 0;
+    asyncio_openmv_uart_hw_ack_(u);
+    if (u->closed)
+        return;
+    ASYNCIO_OPENMV_UART_BARRIER_(); /* rx_out before writing the slots it frees */
+    was_empty = in == out;
+    if (asyncio_openmv_uart_hw_overrun_(u)) {
+        u->lost++;
+        gap = 1;
+    }
+    while (asyncio_openmv_uart_hw_rx_ready_(u)) {
+        unsigned char b = asyncio_openmv_uart_hw_rx_byte_(u);
+        if (gap || asyncio_openmv_ring_fill_(in, out, cap) == cap) {
+            u->lost++; /* the ISR is its only writer */
+            gap = 1;
+            continue;
+        }
+        u->rx[asyncio_openmv_ring_slot_(in, cap)] = b;
+        in = asyncio_openmv_ring_next_(in, cap);
+        stored = 1;
+    }
+    ASYNCIO_OPENMV_UART_BARRIER_(); /* the bytes before the position that covers them */
+    u->rx_in = in;
+    if (gap && !had_gap) {
+        ASYNCIO_OPENMV_UART_BARRIER_(); /* the last position before the gap */
+        u->gap = 1;
+    }
+    /* A reader parks only on an empty ring without a gap (uart_wait_). */
+    if (was_empty && (stored || (gap && !had_gap)))
+        asyncio_flag_set(&u->readable);
+    asyncio_openmv_uart_tx_pump_(u);
+}
+
+uint32_t asyncio_openmv_uart_dropped(const asyncio_uart *u) { return u->lost; }
+
+/* ---- the transport (called by the stream, in the loop's thread) ---- */
+static int asyncio_openmv_uart_read_(asyncio_transport *t, unsigned char *buf, size_t n)
+{
+    asyncio_uart *u = (asyncio_uart *)(void *)t;
+    uint32_t cap = u->rx_cap, out = u->rx_out, in, fill, i;
+    uint8_t gap = u->gap;
+    ASYNCIO_OPENMV_UART_BARRIER_(); /* the gap, then the position it stands at */
+    in = u->rx_in;
+    ASYNCIO_OPENMV_UART_BARRIER_(); /* the position before the bytes it covers */
+    fill = asyncio_openmv_ring_fill_(in, out, cap);
+    if (fill == 0) {
+        if (gap) {
+            /* Every byte before the loss is delivered: report it, once. The
+             * ISR only sets `gap` when it is clear, so this store loses no
+             * later loss. */
+            u->gap = 0;
+            return ASYNCIO_EOVERRUN;
+        }
+        return u->closed ? 0 : ASYNCIO_AGAIN_READ;
+    }
+    if (n > fill)
+        n = fill;
+    for (i = 0; i < n; i++) {
+        buf[i] = u->rx[asyncio_openmv_ring_slot_(out, cap)];
+        out = asyncio_openmv_ring_next_(out, cap);
+    }
+    ASYNCIO_OPENMV_UART_BARRIER_(); /* the bytes read before their slots are freed */
+    u->rx_out = out;
+    return (int)n;
+}
+
+static int asyncio_openmv_uart_write_(asyncio_transport *t, const unsigned char *buf, size_t n)
+{
+    asyncio_uart *u = (asyncio_uart *)(void *)t;
+    uint32_t cap = u->tx_cap, in = u->tx_in, out = u->tx_out, room, i;
+    if (u->closed)
+        return ASYNCIO_ECLOSED;
+    ASYNCIO_OPENMV_UART_BARRIER_(); /* tx_out before writing the slots it frees */
+    room = cap - asyncio_openmv_ring_fill_(in, out, cap);
+    if (room == 0)
+        return ASYNCIO_AGAIN_WRITE; /* sending: the TX interrupt frees room */
+    if (n > room)
+        n = room;
+    for (i = 0; i < n; i++) {
+        u->tx[asyncio_openmv_ring_slot_(in, cap)] = buf[i];
+        in = asyncio_openmv_ring_next_(in, cap);
+    }
+    ASYNCIO_OPENMV_UART_BARRIER_(); /* the bytes before the position that covers them */
+    u->tx_in = in;
+    asyncio_openmv_uart_tx_kick_(u);
+    return (int)n;
+}
+
+/* Ready to read: bytes or a loss to report. Ready to write: the TX ring at
+ * most half full (the ISR sets `writable` when it drains to half). */
+static int asyncio_openmv_uart_wait_(asyncio_transport *t, unsigned events)
+{
+    asyncio_uart *u = (asyncio_uart *)(void *)t;
+    if (u->closed)
+        return ASYNCIO_OK;
+    if (events & ASYNCIO_IO_READ) {
+        if (u->gap || u->rx_in != u->rx_out)
+            return ASYNCIO_OK;
+        return asyncio_transport_wait_flag(&u->readable);
+    }
+    if (asyncio_openmv_ring_fill_(u->tx_in, u->tx_out, u->tx_cap) <= u->tx_cap / 2u)
+        return ASYNCIO_OK;
+    return asyncio_transport_wait_flag(&u->writable);
+}
+
+/* Stop the UART and its interrupts, drop unsent bytes, wake the waiters. */
+static void asyncio_openmv_uart_close_(asyncio_transport *t)
+{
+    asyncio_uart *u = (asyncio_uart *)(void *)t;
+    uint32_t state = asyncio_port_critical_enter();
+    asyncio_openmv_uart_hw_stop_(u);
+    u->closed = 1;
+    u->tx_out = u->tx_in;
+    asyncio_port_critical_exit(state);
+    asyncio_flag_set(&u->readable);
+    asyncio_flag_set(&u->writable);
+}
+
+static const asyncio_transport_ops asyncio_openmv_uart_ops = {asyncio_openmv_uart_read_,
+                                                              asyncio_openmv_uart_write_,
+                                                              asyncio_openmv_uart_wait_,
+                                                              asyncio_openmv_uart_close_,
+                                                              NULL,
+                                                              NULL,
+                                                              NULL};
+
+int asyncio_openmv_uart_init(asyncio_uart *u, unsigned index, uint32_t baud, void *rx_ring,
+                             size_t rx_cap, void *tx_ring, size_t tx_cap)
+{
+    static const uint32_t bases[ASYNCIO_OPENMV_UART_COUNT] = ASYNCIO_OPENMV_UART_BASES;
+    if (!u || index >= ASYNCIO_OPENMV_UART_COUNT || !rx_ring || !tx_ring || rx_cap == 0 ||
+        tx_cap == 0 || rx_cap > 0x40000000u || tx_cap > 0x40000000u)
+        return ASYNCIO_EINVAL;
+    u->base.ops = &asyncio_openmv_uart_ops;
+    u->regs = bases[index];
+    u->rx = (unsigned char *)rx_ring;
+    u->tx = (unsigned char *)tx_ring;
+    u->rx_cap = (uint32_t)rx_cap;
+    u->tx_cap = (uint32_t)tx_cap;
+    u->rx_in = u->rx_out = u->tx_in = u->tx_out = 0;
+    u->lost = 0;
+    u->gap = 0;
+    u->closed = 0;
+    asyncio_flag_init(&u->readable);
+    asyncio_flag_init(&u->writable);
+    if (asyncio_openmv_uart_hw_start_(u, baud) != ASYNCIO_OK) {
+        u->base.ops = NULL; /* asyncio_stream_open() refuses it */
+        return ASYNCIO_EINVAL;
+    }
+    return ASYNCIO_OK;
+}
+#endif /* ASYNCIO_OPENMV_UART */

@@ -15,7 +15,7 @@ set -e
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 needs=(gcc g++ clang make libcriterion-dev clang-format gcc-arm-none-eabi libnewlib-arm-none-eabi
-       qemu-system-arm valgrind libmbedtls-dev openssl binutils
+       qemu-system-arm python3 valgrind libmbedtls-dev openssl binutils
        "libclang-rt-dev|libclang-rt-14-dev|libclang-common-14-dev|libclang-common-15-dev")
 case "${1:-}" in
 bench) needs+=(libuv1-dev python3) ;;

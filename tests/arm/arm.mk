@@ -25,8 +25,8 @@ ARM_LDFLAGS := -nostdlib -T tests/arm/mps2.ld -Wl,--gc-sections
 ARM_LIBS    := -lgcc
 # The runtime implements memcpy & co.: keep gcc from turning them into calls.
 ARM_RT_FLAGS := -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns
-ARM_DEPS    := asyncio.h port_openmv.c port_openmv.h tests/arm/openmv.h tests/arm/rt.h tests/arm/say.h \
-               tests/arm/mps2.ld tests/arm/arm.mk
+ARM_DEPS    := asyncio.h asyncio_stream.h port_openmv.c port_openmv.h tests/arm/openmv.h \
+               tests/arm/rt.h tests/arm/say.h tests/arm/mps2.ld tests/arm/arm.mk
 
 # ---- images: tests and examples (name, sources, defines, expected output) ----
 # basic      tasks, sleeps, Event, Lock, gather, wait_for, cancel; the tick
@@ -47,6 +47,14 @@ ARM_DEPS    := asyncio.h port_openmv.c port_openmv.h tests/arm/openmv.h tests/ar
 # tickless_ref  tickless with SysTick on the board's 1 MHz reference clock
 ARM_IMAGES := basic basic_ext irq irq_lose blink tickless irq_basepri irq_lose_basepri \
               basic_basepri tickless_basepri tickless_ref
+# uart       a stream over the UART transport (ASYNCIO_OPENMV_UART) with UART0
+#            on a host socket: 1 MiB echoed each way, an RX ring overflow
+#            reported (ARM_HOST_IMAGES: tests/arm/run_uart.py is the peer)
+# uart_echo  examples/openmv/uart_echo.c, lines echoed upper-cased over the
+#            same host socket (run_uart.py --example)
+ARM_HOST_IMAGES := uart uart_echo
+ARM_HOST_RUN_uart      := python3 tests/arm/run_uart.py
+ARM_HOST_RUN_uart_echo := python3 tests/arm/run_uart.py --example
 # (its camera runs off a 1 ms SysTick: built without tickless idle)
 ARM_IRQ_PORT := -DASYNCIO_OPENMV_SYSTICK_HANDLER=asyncio_openmv_systick_unused \
                 '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()' -DASYNCIO_OPENMV_TICKLESS=0
@@ -91,23 +99,31 @@ ARM_DEFS_irq_lose_basepri := -DLOSE_WAKE $(ARM_BASEPRI)
 ARM_PORT_irq_lose_basepri := $(ARM_IRQ_PORT) $(ARM_BASEPRI)
 ARM_EXP_irq_lose_basepri  := tests/arm/test_irq_lose_basepri.expected
 ARM_STATUS_irq_lose_basepri := 124
+ARM_SRC_uart       := tests/arm/test_uart.c
+ARM_DEFS_uart      := -DASYNCIO_OPENMV_UART
+ARM_PORT_uart      := -DASYNCIO_OPENMV_UART
+ARM_OBJS_uart      := $(ARM_BUILD)/stream.o
+ARM_SRC_uart_echo  := examples/openmv/uart_echo.c examples/openmv/qemu_uart_board.c
+ARM_DEFS_uart_echo := -DASYNCIO_OPENMV_UART
+ARM_PORT_uart_echo := -DASYNCIO_OPENMV_UART
+ARM_OBJS_uart_echo := $(ARM_BUILD)/stream.o
 
 # Also run on the host's clock (no -icount): checks and exit status only.
 ARM_REALTIME := basic irq irq_basepri
 
-ARM_ELFS := $(foreach i,$(ARM_IMAGES),$(ARM_BUILD)/$(i).elf)
+ARM_ELFS := $(foreach i,$(ARM_IMAGES) $(ARM_HOST_IMAGES),$(ARM_BUILD)/$(i).elf)
 ARM_LIB  := $(foreach c,$(ARM_CPUS),$(ARM_BUILD)/lib/$(c)/port_openmv.o $(ARM_BUILD)/lib/$(c)/core.o)
 
 .PHONY: arm test-arm size
 
 arm: $(ARM_LIB) $(ARM_ELFS)
 
-# The library: the port (with the core inside) for Cortex-M7, and the core
+# The library: the port (with its UART transport) for every CPU, and the core
 # alone for every CPU (ARMv6-M has no atomic exchange: the core then uses the
 # port's critical section; this checks that it compiles).
-$(ARM_BUILD)/lib/%/port_openmv.o: port_openmv.c port_openmv.h asyncio.h tests/arm/arm.mk | deps
+$(ARM_BUILD)/lib/%/port_openmv.o: port_openmv.c port_openmv.h asyncio.h asyncio_stream.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
-	$(ARM_CC) $(ARM_FLAGS_$*) $(ARM_CFLAGS) -c $< -o $@
+	$(ARM_CC) $(ARM_FLAGS_$*) $(ARM_CFLAGS) -DASYNCIO_OPENMV_UART -c $< -o $@
 
 $(ARM_BUILD)/lib/%/core.o: tests/arm/core_only.c asyncio.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
@@ -124,23 +140,31 @@ $(ARM_BUILD)/core.o: src/asyncio.c asyncio.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_CORE_DEFS) -c $< -o $@
 
+# The streams without sockets (ASYNCIO_STREAM_SOCKETS is 0 off Unix), for the
+# images that use the UART transport.
+$(ARM_BUILD)/stream.o: src/asyncio_stream.c asyncio_stream.h asyncio.h tests/arm/arm.mk | deps
+	@mkdir -p $(dir $@)
+	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -c $< -o $@
+
 # One image: the port built with the image's defines (and openmv.h forced in,
 # so its declarations and the port's must agree), the program, the core, the
 # runtime.
 define arm_image
-$(ARM_BUILD)/$(1).elf: $(ARM_SRC_$(1)) $(ARM_BUILD)/rt.o $(ARM_BUILD)/core.o $(ARM_DEPS) | deps
+$(ARM_BUILD)/$(1).elf: $(ARM_SRC_$(1)) $(ARM_OBJS_$(1)) $(ARM_BUILD)/rt.o $(ARM_BUILD)/core.o $(ARM_DEPS) | deps
 	@mkdir -p $$(dir $$@)
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -include tests/arm/openmv.h $(ARM_PORT_$(1)) \
 	    -c port_openmv.c -o $(ARM_BUILD)/$(1)-port.o
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_DEFS_$(1)) $(ARM_SRC_$(1)) \
-	    $(ARM_BUILD)/$(1)-port.o $(ARM_BUILD)/core.o $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) $(ARM_LIBS) -o $$@
+	    $(ARM_BUILD)/$(1)-port.o $(ARM_OBJS_$(1)) $(ARM_BUILD)/core.o $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) \
+	    $(ARM_LIBS) -o $$@
 endef
-$(foreach i,$(ARM_IMAGES),$(eval $(call arm_image,$(i))))
+$(foreach i,$(ARM_IMAGES) $(ARM_HOST_IMAGES),$(eval $(call arm_image,$(i))))
 
 test-arm: arm
 	@set -e; $(foreach i,$(ARM_IMAGES),sh tests/arm/run.sh $(ARM_BUILD)/$(i).elf \
 	    $(ARM_EXP_$(i)) $(or $(ARM_STATUS_$(i)),0);)
 	@set -e; $(foreach i,$(ARM_REALTIME),sh tests/arm/run.sh --realtime $(ARM_BUILD)/$(i).elf -;)
+	@set -e; $(foreach i,$(ARM_HOST_IMAGES),$(ARM_HOST_RUN_$(i)) $(ARM_BUILD)/$(i).elf;)
 	@echo "test-arm: all passed"
 
 # ---- size ----
@@ -152,15 +176,27 @@ $(ARM_BUILD)/size/port_openmv.o: port_openmv.c port_openmv.h asyncio.h | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -ffunction-sections -fdata-sections -c $< -o $@
 
-$(ARM_BUILD)/size/sizes.o: tests/arm/sizes.c asyncio.h asyncio_stream.h | deps
+$(ARM_BUILD)/size/port_openmv_uart.o: port_openmv.c port_openmv.h asyncio.h asyncio_stream.h | deps
+	@mkdir -p $(dir $@)
+	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -ffunction-sections -fdata-sections -DASYNCIO_OPENMV_UART \
+	    -c $< -o $@
+
+$(ARM_BUILD)/size/stream.o: src/asyncio_stream.c asyncio_stream.h asyncio.h | deps
+	@mkdir -p $(dir $@)
+	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -ffunction-sections -fdata-sections -I. -c $< -o $@
+
+$(ARM_BUILD)/size/sizes.o: tests/arm/sizes.c asyncio.h asyncio_stream.h port_openmv.h | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(STD) $(WARN) -Os -I. -c $< -o $@
 
-size: $(ARM_BUILD)/size/core.o $(ARM_BUILD)/size/port_openmv.o $(ARM_BUILD)/size/sizes.o
+SIZE_OBJS := core.o port_openmv.o port_openmv_uart.o stream.o
+size: $(addprefix $(ARM_BUILD)/size/,$(SIZE_OBJS)) $(ARM_BUILD)/size/sizes.o
 	@echo "Cortex-M7 (-mthumb, hard float), -Os, arm-none-eabi-gcc:"
-	@$(ARM_SIZE) $(ARM_BUILD)/size/core.o $(ARM_BUILD)/size/port_openmv.o | \
+	@$(ARM_SIZE) $(addprefix $(ARM_BUILD)/size/,$(SIZE_OBJS)) | \
 	    sed -e 's|$(ARM_BUILD)/size/core.o|core alone (asyncio.h)|' \
-	        -e 's|$(ARM_BUILD)/size/port_openmv.o|port_openmv.c alone|'
+	        -e 's|$(ARM_BUILD)/size/port_openmv.o|port_openmv.c alone|' \
+	        -e 's|$(ARM_BUILD)/size/port_openmv_uart.o|port_openmv.c with its UART transport|' \
+	        -e 's|$(ARM_BUILD)/size/stream.o|asyncio_stream.c (streams, no sockets)|'
 	@echo "sizes on 32-bit ARM (bytes):"
 	@$(ARM_NM) -S $(ARM_BUILD)/size/sizes.o | while read addr size type name; do \
 	    printf '  sizeof(%s) = %d\n' "$${name#sizeof_}" "0x$$size"; done

@@ -299,6 +299,8 @@ void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 void *memmove(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
+void *memchr(const void *s, int c, size_t n);
+char *strerror(int err);
 
 void *memset(void *d, int c, size_t n)
 {
@@ -338,4 +340,20 @@ int memcmp(const void *a, const void *b, size_t n)
         if (*p != *q)
             return *p - *q;
     return 0;
+}
+
+/* For the streams (asyncio_stream.c): readline's search, and OSError text. */
+void *memchr(const void *s, int c, size_t n)
+{
+    const unsigned char *p = s;
+    for (; n; n--, p++)
+        if (*p == (unsigned char)c)
+            return (void *)(uintptr_t)p;
+    return NULL;
+}
+
+char *strerror(int err)
+{
+    (void)err;
+    return (char *)(uintptr_t) "OS error (no strerror in this runtime)";
 }

@@ -2,6 +2,10 @@
  * `make bench` read them back with nm -S (on ARM and on the host), so no
  * target run is needed. */
 #include "asyncio_stream.h"
+#ifdef __arm__
+#define ASYNCIO_OPENMV_UART /* the UART transport's struct (port_openmv.h) */
+#include "port_openmv.h"
+#endif
 
 /* A task plus the frame of a typical coroutine: a header and four locals. */
 typedef struct {
@@ -21,5 +25,10 @@ SIZE_OF(asyncio_gather_state)
 SIZE_OF(asyncio_wait_for_state)
 SIZE_OF(asyncio_io)
 SIZE_OF(asyncio_stream)
+#if ASYNCIO_STREAM_SOCKETS /* servers are socket-only (not on a device) */
 SIZE_OF(asyncio_server_slot)
 SIZE_OF(asyncio_server)
+#endif
+#ifdef __arm__
+SIZE_OF(asyncio_uart)
+#endif
