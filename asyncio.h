@@ -542,8 +542,10 @@ asyncio_coro *asyncio_condition_wait_for(asyncio_condition_wait_state *w, asynci
  * puts, e.g. inside asyncio_port_critical_enter/exit on one core). One task
  * awaits get() (a second concurrent getter gets EBUSY). A put that finds the
  * ring full drops the item, counts it, and the consumer's get reports
- * EOVERRUN once at the place of the loss (then carries on);
- * asyncio_isr_queue_dropped() tells how many were lost. Only single-writer
+ * EOVERRUN once at the place of the loss, then carries on (when new losses
+ * race with that report, the next one may come early, before the items put
+ * ahead of the loss: never after it). asyncio_isr_queue_dropped() tells how
+ * many were lost. Only single-writer
  * loads and stores are shared (no read-modify-write), so every core,
  * ARMv6-M included, needs no critical section.
  */

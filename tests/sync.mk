@@ -7,9 +7,15 @@
 # child per test, as Criterion does) replaces the few Criterion macros used.
 TSAN_CC    ?= clang
 TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer -DFLAG_TEST_NO_CRITERION
-TSAN_BINS  := $(BUILD)/tsan/tests/test_flag
+TSAN_BINS  := $(BUILD)/tsan/tests/test_flag $(BUILD)/tsan/tests/test_isr_queue
 
 $(BUILD)/tsan/tests/test_flag: tests/test_flag.c $(CORE) tests/trace.h
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(STD) $(WARN) $(TSAN_FLAGS) -I. -Itests $< port_posix.c -o $@ -lpthread
+
+# The interrupt-safe queue: 100,000 puts from a thread and from a signal
+# handler, and overflow under a racing producer (tests/nocriterion.h runner).
+$(BUILD)/tsan/tests/test_isr_queue: tests/test_isr_queue.c tests/nocriterion.h $(CORE) tests/trace.h
 	@mkdir -p $(dir $@)
 	$(TSAN_CC) $(STD) $(WARN) $(TSAN_FLAGS) -I. -Itests $< port_posix.c -o $@ -lpthread
 
