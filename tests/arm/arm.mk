@@ -36,7 +36,9 @@ ARM_DEPS    := asyncio.h port_openmv.c tests/arm/openmv.h tests/arm/rt.h tests/a
 #            interrupt-just-before-WFI race
 # irq_lose   the race with a deliberately naive idle path: must hang (124)
 # blink      examples/openmv/blink.c, output as the host's examples/blink.expected
-ARM_IMAGES := basic basic_ext irq irq_lose blink
+# isr_queue  an NVIC-pended interrupt (paced by SysTick) puts 100,000 numbers
+#            into an interrupt-safe queue; then the task stalls: overflow
+ARM_IMAGES := basic basic_ext irq irq_lose blink isr_queue
 ARM_IRQ_PORT := -DASYNCIO_OPENMV_SYSTICK_HANDLER=asyncio_openmv_systick_unused \
                 '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()'
 
@@ -57,6 +59,9 @@ ARM_EXP_irq_lose   := tests/arm/test_irq_lose.expected
 ARM_STATUS_irq_lose := 124
 ARM_SRC_blink      := examples/openmv/blink.c examples/openmv/qemu_board.c
 ARM_EXP_blink      := examples/blink.expected
+ARM_SRC_isr_queue  := tests/arm/test_isr_queue.c
+ARM_PORT_isr_queue := $(ARM_IRQ_PORT)
+ARM_EXP_isr_queue  := tests/arm/test_isr_queue.expected
 
 # Also run on the host's clock (no -icount): checks and exit status only.
 ARM_REALTIME := basic irq
