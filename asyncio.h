@@ -63,6 +63,12 @@
  *     if (AWAIT_ERROR == ASYNCIO_ECANCELLED)
  *         puts("cancelled, but I carry on");       // cancellation ignored
  *
+ * Every wait is also a coroutine object (an asyncio_op kept in the frame),
+ * so wait_for and gather take it directly; Python's
+ * `await asyncio.wait_for(ev.wait(), 0.1)` is
+ *
+ *     AWAIT(asyncio_wait_for_ms(&f->wf, asyncio_event_wait(&f->op, &f->ev), 100));
+ *
  * Cleanup that must run however the body ends (try/finally):
  *
  *     ASYNC_BEGIN(co);
@@ -81,8 +87,12 @@
  * IRQ SAFETY
  * ---------------------------------------------------------------------------
  * Only asyncio_flag_set() (and asyncio_port_wake()) may be called from an
- * interrupt handler, a POSIX signal handler or another thread. Everything
- * else belongs to the thread that runs the loop.
+ * interrupt handler, a POSIX signal handler or another thread, plus
+ * asyncio_isr_queue_put() (from one producer context at a time: it is the
+ * way to pass data, not just a wake-up, out of an interrupt) and the
+ * read-only asyncio_isr_queue_dropped() / _qsize(). Everything else
+ * (Event, Lock, Queue, Semaphore, Condition included) belongs to the thread
+ * that runs the loop.
  *
  * ---------------------------------------------------------------------------
  * TASK STATE MACHINE (asyncio_task.state / .where)
