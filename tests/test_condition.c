@@ -326,3 +326,109 @@ Test(condition, a_cancelled_wait_reacquires_the_lock_then_raises)
                  "cancelled b locked True\n"
                  "True True False\n");
 }
+
+/* ======================================================================== */
+/* notify(n) beyond the waiters; a notified waiter cancelled before it ran  */
+/* (CPython 3.11 does not pass that notification on: neither do we)         */
+/* ======================================================================== */
+
+struct nwaiter {
+    asyncio_coro co;
+    asyncio_condition *c;
+    int id;
+    asyncio_condition_wait_state w;
+};
+static int nwaiter_fn(asyncio_coro *co)
+{
+    struct nwaiter *f = (struct nwaiter *)co;
+    ASYNC_BEGIN(co);
+    AWAIT_CONDITION_ACQUIRE(f->c);
+    ASYNC_TRY(AWAIT_CONDITION_WAIT(f->c, &f->w));
+    if (AWAIT_ERROR == ASYNCIO_ECANCELLED) {
+        trace("cancelled %d %s", f->id, tf(asyncio_condition_locked(f->c)));
+        asyncio_condition_release(f->c);
+        ASYNC_RAISE(AWAIT_ERROR);
+    }
+    trace("woken %d", f->id);
+    asyncio_condition_release(f->c);
+    ASYNC_END;
+}
+
+/*
+ * import asyncio
+ *
+ * async def waiter(c, i):
+ *     async with c:
+ *         try:
+ *             await c.wait()
+ *         except asyncio.CancelledError:
+ *             print("cancelled", i, c.locked())
+ *             raise
+ *         print("woken", i)
+ *
+ * async def main():
+ *     c = asyncio.Condition()
+ *     ws = [asyncio.create_task(waiter(c, i)) for i in range(3)]
+ *     await asyncio.sleep(0)
+ *     async with c:
+ *         c.notify(1)  # waiter 0
+ *     ws[0].cancel()  # notified, then cancelled: 3.11 does not pass it on
+ *     await asyncio.sleep(0)
+ *     await asyncio.sleep(0)
+ *     print([w.done() for w in ws])
+ *     async with c:
+ *         c.notify(5)  # more than are waiting: all of them
+ *     await asyncio.gather(*ws[1:])
+ *     print(ws[0].cancelled(), c.locked())
+ *
+ * asyncio.run(main())
+ */
+struct more_main {
+    asyncio_coro co;
+    asyncio_condition c;
+    asyncio_task t[3], *tp[3];
+    struct nwaiter w[3];
+    asyncio_outcome out[2];
+    asyncio_gather_state gs;
+};
+static int more_main_fn(asyncio_coro *co)
+{
+    struct more_main *f = (struct more_main *)co;
+    int i;
+    ASYNC_BEGIN(co);
+    asyncio_condition_init(&f->c, NULL);
+    for (i = 0; i < 3; i++) {
+        f->w[i].c = &f->c;
+        f->w[i].id = i;
+        f->tp[i] = &f->t[i];
+        asyncio_create_task(&f->t[i], asyncio_coro_init(&f->w[i].co, nwaiter_fn));
+    }
+    YIELD;
+    AWAIT_CONDITION_ACQUIRE(&f->c);
+    asyncio_condition_notify(&f->c, 1);
+    asyncio_condition_release(&f->c);
+    asyncio_task_cancel(&f->t[0]);
+    YIELD;
+    YIELD;
+    trace("[%s, %s, %s]", tf(asyncio_task_done(&f->t[0])), tf(asyncio_task_done(&f->t[1])),
+          tf(asyncio_task_done(&f->t[2])));
+    AWAIT_CONDITION_ACQUIRE(&f->c);
+    asyncio_condition_notify(&f->c, 5);
+    asyncio_condition_release(&f->c);
+    AWAIT(asyncio_gather(&f->gs, f->tp + 1, 2, f->out, 0));
+    trace("%s %s", tf(asyncio_task_result(&f->t[0], NULL) == ASYNCIO_ECANCELLED),
+          tf(asyncio_condition_locked(&f->c)));
+    ASYNC_END;
+}
+
+Test(condition, notify_beyond_the_waiters_and_a_notified_waiter_cancelled_before_it_ran)
+{
+    static struct more_main m;
+    static asyncio_task t;
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&m.co, more_main_fn), NULL), 0);
+    assert_trace("cancelled 0 True\n"
+                 "[True, False, False]\n"
+                 "woken 1\n"
+                 "woken 2\n"
+                 "True False\n");
+}

@@ -603,3 +603,122 @@ Test(queue, join_waits_for_every_task_done_and_too_many_task_done_is_an_error)
                  "ValueError task_done() called too many times\n");
     cr_assert_eq(asyncio_ticks_ms(), 30);
 }
+
+/* ======================================================================== */
+/* A putter whose slot was taken first waits again at the back; getters on  */
+/* a LifoQueue and a PriorityQueue                                          */
+/* ======================================================================== */
+
+/*
+ * import asyncio
+ *
+ * async def putter(q, i):
+ *     print("put", i)
+ *     await q.put(i)
+ *     print("put done", i)
+ *
+ * async def getter(q, i):
+ *     v = await q.get()
+ *     print("got", i, v)
+ *
+ * async def main():
+ *     q = asyncio.Queue(1)
+ *     q.put_nowait(0)
+ *     a = asyncio.create_task(putter(q, 1))
+ *     b = asyncio.create_task(putter(q, 2))
+ *     await asyncio.sleep(0)
+ *     print("get", q.get_nowait())  # wakes putter 1
+ *     q.put_nowait(9)  # takes the slot first: putter 1 waits again, behind 2
+ *     print("full", q.full())
+ *     await asyncio.sleep(0)
+ *     for _ in range(3):
+ *         print("get", await q.get())
+ *         await asyncio.sleep(0)
+ *     await asyncio.gather(a, b)
+ *     # getters waiting on a LifoQueue and a PriorityQueue
+ *     for cls in (asyncio.LifoQueue, asyncio.PriorityQueue):
+ *         q = cls(3)
+ *         gs = [asyncio.create_task(getter(q, i)) for i in range(2)]
+ *         await asyncio.sleep(0)
+ *         q.put_nowait(5)
+ *         q.put_nowait(3)
+ *         q.put_nowait(4)
+ *         await asyncio.gather(*gs)
+ *         print(cls.__name__, "left", q.get_nowait())
+ *
+ * asyncio.run(main())
+ */
+struct more_main {
+    asyncio_coro co;
+    asyncio_queue q;
+    asyncio_value buf[3];
+    asyncio_task t[2], *tp[2];
+    struct putter p[2];
+    struct cgetter g[2];
+    asyncio_outcome out[2];
+    asyncio_gather_state gs;
+    int i, k;
+};
+static int more_main_fn(asyncio_coro *co)
+{
+    struct more_main *f = (struct more_main *)co;
+    asyncio_value v = 0;
+    int i;
+    ASYNC_BEGIN(co);
+    asyncio_queue_init(&f->q, f->buf, 1);
+    asyncio_queue_put_nowait(&f->q, 0);
+    for (i = 0; i < 2; i++) {
+        asyncio_create_task(&f->t[i], putter(&f->p[i], &f->q, i + 1));
+        f->tp[i] = &f->t[i];
+    }
+    YIELD;
+    asyncio_queue_get_nowait(&f->q, &v);
+    trace("get %d", (int)v);
+    asyncio_queue_put_nowait(&f->q, 9);
+    trace("full %s", tf(asyncio_queue_full(&f->q)));
+    YIELD;
+    for (f->i = 0; f->i < 3; f->i++) {
+        AWAIT_QUEUE_GET(&f->q);
+        trace("get %d", (int)AWAIT_RESULT);
+        YIELD;
+    }
+    AWAIT(asyncio_gather(&f->gs, f->tp, 2, f->out, 0));
+    for (f->k = 0; f->k < 2; f->k++) {
+        if (f->k == 0)
+            asyncio_lifo_queue_init(&f->q, f->buf, 3);
+        else
+            asyncio_priority_queue_init(&f->q, f->buf, 3, NULL);
+        for (i = 0; i < 2; i++)
+            asyncio_create_task(&f->t[i], cgetter(&f->g[i], &f->q, i));
+        YIELD;
+        asyncio_queue_put_nowait(&f->q, 5);
+        asyncio_queue_put_nowait(&f->q, 3);
+        asyncio_queue_put_nowait(&f->q, 4);
+        AWAIT(asyncio_gather(&f->gs, f->tp, 2, f->out, 0));
+        asyncio_queue_get_nowait(&f->q, &v);
+        trace("%s left %d", f->k ? "PriorityQueue" : "LifoQueue", (int)v);
+    }
+    ASYNC_END;
+}
+
+Test(queue, a_putter_whose_slot_was_taken_waits_again_and_lifo_priority_getters)
+{
+    static struct more_main m;
+    static asyncio_task t;
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&m.co, more_main_fn), NULL), 0);
+    assert_trace("put 1\n"
+                 "put 2\n"
+                 "get 0\n"
+                 "full True\n"
+                 "get 9\n"
+                 "put done 2\n"
+                 "get 2\n"
+                 "put done 1\n"
+                 "get 1\n"
+                 "got 0 4\n"
+                 "got 1 3\n"
+                 "LifoQueue left 5\n"
+                 "got 0 3\n"
+                 "got 1 4\n"
+                 "PriorityQueue left 5\n");
+}
