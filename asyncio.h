@@ -419,7 +419,9 @@ typedef struct asyncio_op {
     asyncio_value arg; /* sleep: ms (-1: overflow); put: the item */
 } asyncio_op;
 
-/* Coroutine objects of the existing waits (errors as their AWAIT_ forms). */
+/* Coroutine objects of the existing waits; errors as their AWAIT_ forms.
+ * Loop thread only, like every await (NULL op: NULL, which AWAIT turns into
+ * EINVAL). */
 asyncio_coro *asyncio_event_wait(asyncio_op *op, asyncio_event *e);
 asyncio_coro *asyncio_lock_acquire(asyncio_op *op, asyncio_lock *l);
 asyncio_coro *asyncio_flag_wait(asyncio_op *op, asyncio_flag *f);
@@ -462,6 +464,7 @@ int asyncio_lifo_queue_init(asyncio_queue *q, asyncio_value *buf, size_t maxsize
  * cmp(a, b) < 0 meaning a first (NULL: as signed integers). */
 int asyncio_priority_queue_init(asyncio_queue *q, asyncio_value *buf, size_t maxsize,
                                 int (*cmp)(asyncio_value a, asyncio_value b));
+/* qsize() / empty() / full() / maxsize: plain reads (loop thread). */
 size_t asyncio_queue_qsize(const asyncio_queue *q);
 int asyncio_queue_empty(const asyncio_queue *q);
 int asyncio_queue_full(const asyncio_queue *q);
@@ -473,7 +476,7 @@ int asyncio_queue_put_nowait(asyncio_queue *q, asyncio_value item);
 int asyncio_queue_get_nowait(asyncio_queue *q, asyncio_value *item);
 /* task_done: 0, ETASKDONE (more calls than items put), EINVAL. */
 int asyncio_queue_task_done(asyncio_queue *q);
-/* Coroutine objects of get / put / join. */
+/* Coroutine objects of get (value: the item) / put / join. Loop thread. */
 asyncio_coro *asyncio_queue_get(asyncio_op *op, asyncio_queue *q);
 asyncio_coro *asyncio_queue_put(asyncio_op *op, asyncio_queue *q, asyncio_value item);
 asyncio_coro *asyncio_queue_join(asyncio_op *op, asyncio_queue *q);
@@ -492,6 +495,7 @@ typedef struct asyncio_semaphore {
     uint8_t bounded;
 } asyncio_semaphore;
 
+/* Semaphore(value) / BoundedSemaphore(value). Loop thread, no waiters. */
 void asyncio_semaphore_init(asyncio_semaphore *s, uint32_t value);
 void asyncio_bounded_semaphore_init(asyncio_semaphore *s, uint32_t value);
 /* True if acquire() would wait (value 0, or waiters ahead). */
@@ -516,8 +520,9 @@ typedef struct asyncio_condition {
     asyncio_lock own;
 } asyncio_condition;
 
-/* `lock` NULL: the condition uses its own. */
+/* Condition(lock); `lock` NULL: the condition uses its own. Loop thread. */
 void asyncio_condition_init(asyncio_condition *c, asyncio_lock *lock);
+/* locked(): the lock's (false during a Lock hand-off, as Lock's is). */
 int asyncio_condition_locked(const asyncio_condition *c);
 /* release: 0, ENOTHELD, EINVAL. */
 int asyncio_condition_release(asyncio_condition *c);
@@ -555,9 +560,9 @@ asyncio_coro *asyncio_condition_wait_for(asyncio_condition_wait_state *w, asynci
  * EOVERRUN once at the place of the loss, then carries on (when new losses
  * race with that report, the next one may come early, before the items put
  * ahead of the loss: never after it). asyncio_isr_queue_dropped() tells how
- * many were lost. Only single-writer
- * loads and stores are shared (no read-modify-write), so every core,
- * ARMv6-M included, needs no critical section.
+ * many were lost. Only single-writer loads and stores are shared (no
+ * read-modify-write), so no core, ARMv6-M included, needs a critical
+ * section.
  */
 typedef struct asyncio_isr_queue {
     asyncio_flag flag; /* set by put: wakes the consumer */
