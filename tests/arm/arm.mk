@@ -65,6 +65,7 @@ ARM_EXP_isr_queue  := tests/arm/test_isr_queue.expected
 
 # Also run on the host's clock (no -icount): checks and exit status only.
 ARM_REALTIME := basic irq
+ARM_REALTIME += isr_queue
 
 ARM_ELFS := $(foreach i,$(ARM_IMAGES),$(ARM_BUILD)/$(i).elf)
 ARM_LIB  := $(foreach c,$(ARM_CPUS),$(ARM_BUILD)/lib/$(c)/port_openmv.o $(ARM_BUILD)/lib/$(c)/core.o)
