@@ -1,10 +1,13 @@
 # tests/sync.mk -- ThreadSanitizer run of the ThreadSafeFlag tests (sets from
-# another thread and from signal handlers, loop blocked in the port's wait).
-# Included by the main Makefile:   -include tests/sync.mk
+# another thread and from signal handlers, loop blocked in the port's wait)
+# and of the interrupt-safe queue tests (100,000 puts from a thread and from a
+# signal handler, overflow). Included by the main Makefile:
+#   -include tests/sync.mk
 #
-# Criterion cannot start under TSan (Snaipe/Criterion#274), so test_flag.c is
-# built with -DFLAG_TEST_NO_CRITERION: a small built-in runner (one forked
-# child per test, as Criterion does) replaces the few Criterion macros used.
+# Criterion cannot start under TSan (Snaipe/Criterion#274), so test_flag.c and
+# test_isr_queue.c are built with -DFLAG_TEST_NO_CRITERION: a small runner
+# (one forked child per test, as Criterion does; test_flag.c's inline, the
+# other's in tests/nocriterion.h) replaces the few Criterion macros used.
 TSAN_CC    ?= clang
 TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer -DFLAG_TEST_NO_CRITERION
 TSAN_BINS  := $(BUILD)/tsan/tests/test_flag $(BUILD)/tsan/tests/test_isr_queue
