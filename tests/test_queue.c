@@ -722,3 +722,93 @@ Test(queue, a_putter_whose_slot_was_taken_waits_again_and_lifo_priority_getters)
                  "got 1 4\n"
                  "PriorityQueue left 5\n");
 }
+
+/* ======================================================================== */
+/* join cancelled while waiting                                             */
+/* ======================================================================== */
+
+struct cjoiner {
+    asyncio_coro co;
+    asyncio_queue *q;
+};
+static int cjoiner_fn(asyncio_coro *co)
+{
+    struct cjoiner *f = (struct cjoiner *)co;
+    ASYNC_BEGIN(co);
+    ASYNC_TRY(AWAIT_QUEUE_JOIN(f->q));
+    if (AWAIT_ERROR == ASYNCIO_ECANCELLED) {
+        trace("join cancelled %zu", asyncio_queue_qsize(f->q));
+        ASYNC_RAISE(AWAIT_ERROR);
+    }
+    trace("joined");
+    ASYNC_END;
+}
+
+/*
+ * import asyncio
+ *
+ * async def joiner(q):
+ *     try:
+ *         await q.join()
+ *     except asyncio.CancelledError:
+ *         print("join cancelled", q.qsize())
+ *         raise
+ *     print("joined")
+ *
+ * async def main():
+ *     q = asyncio.Queue(2)
+ *     q.put_nowait(1)
+ *     j = asyncio.create_task(joiner(q))
+ *     await asyncio.sleep(0)
+ *     j.cancel()
+ *     await asyncio.sleep(0)
+ *     print(j.cancelled())
+ *     j = asyncio.create_task(joiner(q))
+ *     await asyncio.sleep(0)
+ *     q.get_nowait()
+ *     q.task_done()
+ *     await j
+ *     await q.join()
+ *     print("main joined")
+ *
+ * asyncio.run(main())
+ */
+struct jc_main {
+    asyncio_coro co;
+    asyncio_queue q;
+    asyncio_value buf[2];
+    asyncio_task j;
+    struct cjoiner jf;
+};
+static int jc_main_fn(asyncio_coro *co)
+{
+    struct jc_main *f = (struct jc_main *)co;
+    ASYNC_BEGIN(co);
+    asyncio_queue_init(&f->q, f->buf, 2);
+    asyncio_queue_put_nowait(&f->q, 1);
+    f->jf.q = &f->q;
+    asyncio_create_task(&f->j, asyncio_coro_init(&f->jf.co, cjoiner_fn));
+    YIELD;
+    asyncio_task_cancel(&f->j);
+    YIELD;
+    trace("%s", tf(asyncio_task_result(&f->j, NULL) == ASYNCIO_ECANCELLED));
+    asyncio_create_task(&f->j, asyncio_coro_init(&f->jf.co, cjoiner_fn));
+    YIELD;
+    asyncio_queue_get_nowait(&f->q, NULL);
+    asyncio_queue_task_done(&f->q);
+    AWAIT_TASK(&f->j);
+    AWAIT_QUEUE_JOIN(&f->q);
+    trace("main joined");
+    ASYNC_END;
+}
+
+Test(queue, join_cancelled_while_waiting)
+{
+    static struct jc_main m;
+    static asyncio_task t;
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&m.co, jc_main_fn), NULL), 0);
+    assert_trace("join cancelled 1\n"
+                 "True\n"
+                 "joined\n"
+                 "main joined\n");
+}
