@@ -69,6 +69,12 @@
  *     if (AWAIT_ERROR == ASYNCIO_ECANCELLED)
  *         puts("cancelled, but I carry on");       // cancellation ignored
  *
+ * Every wait is also a coroutine object (an asyncio_op kept in the frame),
+ * so wait_for and gather take it directly; Python's
+ * `await asyncio.wait_for(ev.wait(), 0.1)` is
+ *
+ *     AWAIT(asyncio_wait_for_ms(&f->wf, asyncio_event_wait(&f->op, &f->ev), 100));
+ *
  * Cleanup that must run however the body ends (try/finally):
  *
  *     ASYNC_BEGIN(co);
@@ -87,8 +93,12 @@
  * IRQ SAFETY
  * ---------------------------------------------------------------------------
  * Only asyncio_flag_set() (and asyncio_port_wake()) may be called from an
- * interrupt handler, a POSIX signal handler or another thread. Everything
- * else belongs to the thread that runs the loop.
+ * interrupt handler, a POSIX signal handler or another thread, plus
+ * asyncio_isr_queue_put() (from one producer context at a time: it is the
+ * way to pass data, not just a wake-up, out of an interrupt) and the
+ * read-only asyncio_isr_queue_dropped() / _qsize(). Everything else
+ * (Event, Lock, Queue, Semaphore, Condition included) belongs to the thread
+ * that runs the loop.
  *
  * Debug check: build the core with -DASYNCIO_CHECK_THREAD (on a port that
  * provides asyncio_port_thread_id(), as port_posix.c does) and, while the
@@ -196,7 +206,12 @@ extern "C" {
 #define ASYNCIO_ETLS_NOCERT (-1052) /* streams: TLS peer sent no certificate, one is required */
 #define ASYNCIO_ETLS_VERIFY (-1053) /* streams: TLS peer's certificate failed verification */
 #define ASYNCIO_ETLS_ALERT (-1054)  /* streams: TLS peer ended the handshake with a fatal alert */
-#define ASYNCIO_EOVERRUN (-1055)    /* streams: a device dropped received bytes (ring overflow) */
+/* Queue, Semaphore, interrupt-safe queue (codes -1020 upward). */
+#define ASYNCIO_EQUEUEEMPTY (-1020)  /* asyncio.QueueEmpty: get_nowait on an empty queue */
+#define ASYNCIO_EQUEUEFULL (-1021)   /* asyncio.QueueFull: put_nowait on a full queue */
+#define ASYNCIO_EOVERRELEASE (-1022) /* ValueError: BoundedSemaphore released too many times */
+#define ASYNCIO_ETASKDONE (-1023)    /* ValueError: task_done() called too many times */
+#define ASYNCIO_EOVERRUN (-1024)     /* a ring overflowed: items or received bytes dropped */
 #define ASYNCIO_OSERROR(e) (-(e))
 #define ASYNCIO_EUSER(n) (-2000 - (n))
 
@@ -466,6 +481,272 @@ void asyncio_flag_init(asyncio_flag *f);
 void asyncio_flag_set(asyncio_flag *f);
 /* Clear the flag (loop thread). */
 void asyncio_flag_clear(asyncio_flag *f);
+
+/* ------------------------------------------------------------------------ */
+/* Queue, Semaphore, Condition, interrupt-safe queue; coroutine objects     */
+/* for every wait (issue 15, issue 12 item 4)                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One awaitable operation as a coroutine object: the small frame of
+ * ev.wait(), lock.acquire(), flag.wait(), sleep_ms(ms), q.get(), q.put(v),
+ * q.join(), sem.acquire(), cond.acquire(), isrq.get(). Keep it in the
+ * awaiting frame (or next to the task that runs it) and hand the coroutine
+ * to AWAIT, asyncio_wait_for_ms() or asyncio_create_task() (for gather):
+ *
+ *     AWAIT(asyncio_wait_for_ms(&f->wf, asyncio_event_wait(&f->op, &f->ev), 100));
+ *
+ * Its value (AWAIT_RESULT) is what Python returns: True (1) for the waits
+ * and acquires, the item for get, 0 otherwise. One operation per asyncio_op
+ * at a time; it may be reused once the operation has ended.
+ */
+typedef struct asyncio_op {
+    asyncio_coro co;   /* first: this is the coroutine object you AWAIT */
+    void *obj;         /* the Event, Lock, flag, Queue, Semaphore... */
+    asyncio_value arg; /* sleep: ms (-1: overflow); put: the item */
+} asyncio_op;
+
+/* Coroutine objects of the existing waits; errors as their AWAIT_ forms.
+ * Loop thread only, like every await (NULL op: NULL, which AWAIT turns into
+ * EINVAL). */
+asyncio_coro *asyncio_event_wait(asyncio_op *op, asyncio_event *e);
+asyncio_coro *asyncio_lock_acquire(asyncio_op *op, asyncio_lock *l);
+asyncio_coro *asyncio_flag_wait(asyncio_op *op, asyncio_flag *f);
+/* sleep_ms(ms) / sleep(s): EOVERFLOW beyond ASYNCIO_SLEEP_MAX_MS. */
+asyncio_coro *asyncio_sleep_ms(asyncio_op *op, int64_t ms);
+asyncio_coro *asyncio_sleep(asyncio_op *op, double seconds);
+
+/*
+ * Queue / LifoQueue / PriorityQueue (CPython's asyncio.Queue semantics).
+ *
+ * Storage: a fixed-capacity ring of asyncio_value the caller provides
+ * (`maxsize` slots). Values, not intrusive items, because an item is an
+ * integer or a pointer (asyncio_value holds either), the same value may sit
+ * in several queues or twice in one, and put() must block at maxsize as in
+ * CPython (an intrusive list has no capacity, so nothing would ever make a
+ * putter wait). The same ring serves LIFO (pop the newest) and priority
+ * order (a binary heap in the ring), so those two cost a few lines.
+ * CPython's "maxsize <= 0 is unbounded" has no equivalent: maxsize >= 1.
+ *
+ * Getters and putters wait in FIFO order. As in CPython, put wakes the first
+ * getter, which takes an item when it runs; if another task took it first
+ * (get_nowait), the getter waits again at the back. A getter cancelled while
+ * waiting takes nothing; one cancelled after being woken passes the wake-up
+ * to the next getter. The same for putters. Loop thread only.
+ */
+typedef struct asyncio_queue {
+    asyncio_waitq getters, putters;
+    asyncio_event finished; /* set while every item put is done (join) */
+    asyncio_value *buf;
+    int (*cmp)(asyncio_value a, asyncio_value b); /* PriorityQueue order */
+    uint32_t maxsize, head, count, unfinished;
+    uint8_t kind; /* private */
+} asyncio_queue;
+
+/* asyncio.Queue(maxsize) over buf[maxsize]. 0, or EINVAL (NULL, maxsize 0). */
+int asyncio_queue_init(asyncio_queue *q, asyncio_value *buf, size_t maxsize);
+/* asyncio.LifoQueue(maxsize): get() returns the newest item. */
+int asyncio_lifo_queue_init(asyncio_queue *q, asyncio_value *buf, size_t maxsize);
+/* asyncio.PriorityQueue(maxsize): get() returns the smallest item, by
+ * cmp(a, b) < 0 meaning a first (NULL: as signed integers). */
+int asyncio_priority_queue_init(asyncio_queue *q, asyncio_value *buf, size_t maxsize,
+                                int (*cmp)(asyncio_value a, asyncio_value b));
+/* qsize() / empty() / full() / maxsize: plain reads (loop thread). */
+size_t asyncio_queue_qsize(const asyncio_queue *q);
+int asyncio_queue_empty(const asyncio_queue *q);
+int asyncio_queue_full(const asyncio_queue *q);
+size_t asyncio_queue_maxsize(const asyncio_queue *q);
+/* put_nowait: 0, EQUEUEFULL, EINVAL. Wakes the first getter. */
+int asyncio_queue_put_nowait(asyncio_queue *q, asyncio_value item);
+/* get_nowait: 0 with the item in *item, EQUEUEEMPTY, EINVAL. Wakes the
+ * first putter. */
+int asyncio_queue_get_nowait(asyncio_queue *q, asyncio_value *item);
+/* task_done: 0, ETASKDONE (more calls than items put), EINVAL. */
+int asyncio_queue_task_done(asyncio_queue *q);
+/* Coroutine objects of get (value: the item) / put / join. Loop thread. */
+asyncio_coro *asyncio_queue_get(asyncio_op *op, asyncio_queue *q);
+asyncio_coro *asyncio_queue_put(asyncio_op *op, asyncio_queue *q, asyncio_value item);
+asyncio_coro *asyncio_queue_join(asyncio_op *op, asyncio_queue *q);
+
+/*
+ * Semaphore / BoundedSemaphore (CPython 3.11+): acquire waits while the
+ * value is 0 or others wait (FIFO: a new acquire queues behind them);
+ * release increments and hands a permit to the first waiter; a waiter
+ * cancelled after that hand-off gives the permit back and passes it on.
+ * Loop thread only.
+ */
+typedef struct asyncio_semaphore {
+    asyncio_waitq waiters;
+    uint32_t value, bound; /* bound: BoundedSemaphore's initial value */
+    uint16_t handed;       /* waiters handed a permit, not yet resumed */
+    uint8_t bounded;
+} asyncio_semaphore;
+
+/* Semaphore(value) / BoundedSemaphore(value). Loop thread, no waiters. */
+void asyncio_semaphore_init(asyncio_semaphore *s, uint32_t value);
+void asyncio_bounded_semaphore_init(asyncio_semaphore *s, uint32_t value);
+/* True if acquire() would wait (value 0, or waiters ahead). */
+int asyncio_semaphore_locked(const asyncio_semaphore *s);
+/* The free permits (CPython's _value). */
+uint32_t asyncio_semaphore_value(const asyncio_semaphore *s);
+/* release: 0, EOVERRELEASE (a BoundedSemaphore above its initial value),
+ * EINVAL. */
+int asyncio_semaphore_release(asyncio_semaphore *s);
+/* Coroutine object of acquire (value 1, True). */
+asyncio_coro *asyncio_semaphore_acquire(asyncio_op *op, asyncio_semaphore *s);
+
+/*
+ * Condition(lock) (CPython 3.11): acquire / release / locked go to the lock
+ * (its own when none is given). wait() releases the lock, waits for a
+ * notify, and re-acquires the lock before it returns, also when cancelled:
+ * it then raises the cancellation holding the lock. Loop thread only.
+ */
+typedef struct asyncio_condition {
+    asyncio_waitq waiters;
+    asyncio_lock *lock;
+    asyncio_lock own;
+} asyncio_condition;
+
+/* Condition(lock); `lock` NULL: the condition uses its own. Loop thread. */
+void asyncio_condition_init(asyncio_condition *c, asyncio_lock *lock);
+/* locked(): the lock's (false during a Lock hand-off, as Lock's is). */
+int asyncio_condition_locked(const asyncio_condition *c);
+/* release: 0, ENOTHELD, EINVAL. */
+int asyncio_condition_release(asyncio_condition *c);
+/* notify(n) / notify_all(): wake up to n waiters (FIFO). 0, ENOTHELD (the
+ * lock is not held), EINVAL. */
+int asyncio_condition_notify(asyncio_condition *c, size_t n);
+int asyncio_condition_notify_all(asyncio_condition *c);
+/* Coroutine object of acquire. */
+asyncio_coro *asyncio_condition_acquire(asyncio_op *op, asyncio_condition *c);
+
+/* wait() and wait_for(predicate) hold state across two waits: their frame. */
+typedef struct asyncio_condition_wait_state {
+    asyncio_coro co; /* first: this is the coroutine object you AWAIT */
+    asyncio_condition *c;
+    int (*pred)(void *arg);
+    void *arg;
+    int err; /* a cancellation caught while re-acquiring the lock */
+} asyncio_condition_wait_state;
+
+/* wait(): value 1. Errors: ENOTHELD (lock not held), ECANCELLED (the lock
+ * is held again). */
+asyncio_coro *asyncio_condition_wait(asyncio_condition_wait_state *w, asyncio_condition *c);
+/* wait_for(predicate): wait() until pred(arg) is non-zero; value: that. */
+asyncio_coro *asyncio_condition_wait_for(asyncio_condition_wait_state *w, asyncio_condition *c,
+                                         int (*pred)(void *arg), void *arg);
+
+/*
+ * Interrupt-safe queue (peterhinch's ThreadSafeQueue): a ring of
+ * asyncio_value the caller provides. put() never blocks and is safe from
+ * ONE producer context at a time: an interrupt handler, a POSIX signal
+ * handler or another thread (single producer; for several, serialise their
+ * puts, e.g. inside asyncio_port_critical_enter/exit on one core). One task
+ * awaits get() (a second concurrent getter gets EBUSY). A put that finds the
+ * ring full drops the item, counts it, and the consumer's get reports
+ * EOVERRUN once at the place of the loss, then carries on (when new losses
+ * race with that report, the next one may come early, before the items put
+ * ahead of the loss: never after it). asyncio_isr_queue_dropped() tells how
+ * many were lost. Only single-writer loads and stores are shared (no
+ * read-modify-write), so no core, ARMv6-M included, needs a critical
+ * section.
+ */
+typedef struct asyncio_isr_queue {
+    asyncio_flag flag; /* set by put: wakes the consumer */
+    asyncio_value *buf;
+    uint32_t size;
+    volatile uint32_t head;     /* items put (producer writes) */
+    volatile uint32_t tail;     /* items taken (consumer writes) */
+    volatile uint32_t dropped;  /* items dropped, ring full (producer writes) */
+    volatile uint32_t drop_at;  /* head at the first unreported drop (producer) */
+    volatile uint32_t reported; /* drops already reported (consumer writes) */
+} asyncio_isr_queue;
+
+/* Loop thread, before the producer starts: 0, or EINVAL (NULL, size 0). */
+int asyncio_isr_queue_init(asyncio_isr_queue *q, asyncio_value *buf, size_t size);
+/* Put without blocking: 0, or EQUEUEFULL (dropped and counted). IRQ-,
+ * signal- and thread-safe for one producer; wakes the loop. */
+int asyncio_isr_queue_put(asyncio_isr_queue *q, asyncio_value item);
+/* get_nowait: 0 with *item, EQUEUEEMPTY, or EOVERRUN (items were dropped
+ * here; reported once). Loop thread. */
+int asyncio_isr_queue_get_nowait(asyncio_isr_queue *q, asyncio_value *item);
+/* Items dropped so far (any context). */
+uint32_t asyncio_isr_queue_dropped(const asyncio_isr_queue *q);
+/* Items waiting (any context; a snapshot). */
+size_t asyncio_isr_queue_qsize(const asyncio_isr_queue *q);
+/* Coroutine object of get (value: the item). */
+asyncio_coro *asyncio_isr_queue_get(asyncio_op *op, asyncio_isr_queue *q);
+
+/* Await forms. A finish that finds it must wait again (an item taken by
+ * someone else first) parks the task again and returns ASYNCIO_PENDING:
+ * the coroutine then suspends at the same resume point. */
+#define ASYNCIO_AWAIT_AGAIN_(await)                                                                \
+    do {                                                                                           \
+        await;                                                                                     \
+        if (asyncio_err_ == ASYNCIO_PENDING)                                                       \
+            return ASYNCIO_PENDING;                                                                \
+    } while (0)
+
+/* q.get(): the item in AWAIT_RESULT. Errors: ECANCELLED, EINVAL. */
+#define ASYNCIO_AWAIT_QUEUE_GET(q)                                                                 \
+    ASYNCIO_AWAIT_AGAIN_(                                                                          \
+        ASYNCIO_AWAIT_ON_(asyncio_queue, q, asyncio_queue_get_start_, asyncio_queue_get_finish_))
+
+/* q.put(item). `q` is evaluated once; `item` again on resume: pass a frame
+ * field or a constant, not a C local. Errors: ECANCELLED, EINVAL. */
+#define ASYNCIO_AWAIT_QUEUE_PUT(q, item)                                                           \
+    ASYNCIO_AWAIT_AGAIN_(ASYNCIO_AWAIT_OBJ_(                                                       \
+        asyncio_queue, q,                                                                          \
+        asyncio_queue_put_start_(ASYNCIO_ARG_(asyncio_queue), asyncio_to_value_(item)),            \
+        asyncio_queue_put_finish_(ASYNCIO_ARG_(asyncio_queue), asyncio_to_value_(item))))
+
+/* q.join(): until every item put has been marked task_done. */
+#define ASYNCIO_AWAIT_QUEUE_JOIN(q)                                                                \
+    ASYNCIO_AWAIT_LEAF_(asyncio_queue_join_start_(q), ASYNCIO_RESUMED_())
+
+/* sem.acquire(). Errors: ECANCELLED, EINVAL. */
+#define ASYNCIO_AWAIT_SEMAPHORE(s)                                                                 \
+    ASYNCIO_AWAIT_OBJ_(asyncio_semaphore, s,                                                       \
+                       asyncio_semaphore_acquire_start_(ASYNCIO_ARG_(asyncio_semaphore)),          \
+                       asyncio_semaphore_acquire_finish_(ASYNCIO_ARG_(asyncio_semaphore)))
+
+/* cond.acquire() (the condition's lock). */
+#define ASYNCIO_AWAIT_CONDITION_ACQUIRE(c) ASYNCIO_AWAIT_LOCK(asyncio_condition_lock_(c))
+
+/* cond.wait() / cond.wait_for(pred): these hold state across waits, so they
+ * take the frame `w` (an asyncio_condition_wait_state in your frame). */
+#define ASYNCIO_AWAIT_CONDITION_WAIT(c, w) ASYNCIO_AWAIT(asyncio_condition_wait(w, c))
+#define ASYNCIO_AWAIT_CONDITION_WAIT_FOR(c, w, pred, arg)                                          \
+    ASYNCIO_AWAIT(asyncio_condition_wait_for(w, c, pred, arg))
+
+/* isrq.get(): the item in AWAIT_RESULT. Errors: EOVERRUN (items dropped
+ * here, reported once), EBUSY (another task is getting), ECANCELLED. */
+#define ASYNCIO_AWAIT_ISR_QUEUE_GET(q)                                                             \
+    ASYNCIO_AWAIT_AGAIN_(ASYNCIO_AWAIT_ON_(asyncio_isr_queue, q, asyncio_isr_queue_get_start_,     \
+                                           asyncio_isr_queue_get_finish_))
+
+#ifndef ASYNCIO_NO_SHORT_NAMES
+#define AWAIT_QUEUE_GET ASYNCIO_AWAIT_QUEUE_GET
+#define AWAIT_QUEUE_PUT ASYNCIO_AWAIT_QUEUE_PUT
+#define AWAIT_QUEUE_JOIN ASYNCIO_AWAIT_QUEUE_JOIN
+#define AWAIT_SEMAPHORE ASYNCIO_AWAIT_SEMAPHORE
+#define AWAIT_CONDITION_ACQUIRE ASYNCIO_AWAIT_CONDITION_ACQUIRE
+#define AWAIT_CONDITION_WAIT ASYNCIO_AWAIT_CONDITION_WAIT
+#define AWAIT_CONDITION_WAIT_FOR ASYNCIO_AWAIT_CONDITION_WAIT_FOR
+#define AWAIT_ISR_QUEUE_GET ASYNCIO_AWAIT_ISR_QUEUE_GET
+#endif
+
+/* Private: called by the macros above. */
+int asyncio_queue_get_start_(asyncio_queue *q, asyncio_value *item);
+int asyncio_queue_get_finish_(asyncio_queue *q, asyncio_value *item);
+int asyncio_queue_put_start_(asyncio_queue *q, asyncio_value item);
+int asyncio_queue_put_finish_(asyncio_queue *q, asyncio_value item);
+int asyncio_queue_join_start_(asyncio_queue *q);
+int asyncio_semaphore_acquire_start_(asyncio_semaphore *s);
+int asyncio_semaphore_acquire_finish_(asyncio_semaphore *s);
+asyncio_lock *asyncio_condition_lock_(asyncio_condition *c);
+int asyncio_isr_queue_get_start_(asyncio_isr_queue *q, asyncio_value *item);
+int asyncio_isr_queue_get_finish_(asyncio_isr_queue *q, asyncio_value *item);
 
 /* One outcome of a gathered task: its error (0 = success) and value. */
 typedef struct asyncio_outcome {
@@ -864,12 +1145,16 @@ static inline void asyncio_ignore_(int r) { (void)r; }
 /* A leaf await on an object `obj` of type T that its `finish` needs again on
  * resume: `obj` is evaluated once and kept, while the coroutine waits, in
  * the frame's value slot (unused until the body returns). `start_fn` and
- * `finish_fn` take (T *, asyncio_value *result). */
+ * `finish_fn` take (T *, asyncio_value *result); ASYNCIO_AWAIT_OBJ_ takes
+ * any expressions of ASYNCIO_ARG_(T) instead. */
 #define ASYNCIO_AWAIT_ON_(T, obj, start_fn, finish_fn)                                             \
+    ASYNCIO_AWAIT_OBJ_(T, obj, start_fn(ASYNCIO_ARG_(T), &asyncio_result_),                        \
+                       finish_fn(ASYNCIO_ARG_(T), &asyncio_result_))
+/* The same with any start / finish expressions of ASYNCIO_ARG_(T). */
+#define ASYNCIO_AWAIT_OBJ_(T, obj, start, finish)                                                  \
     do {                                                                                           \
         asyncio_co_->value = asyncio_to_value_(obj);                                               \
-        ASYNCIO_AWAIT_LEAF_(start_fn(ASYNCIO_ARG_(T), &asyncio_result_),                           \
-                            finish_fn(ASYNCIO_ARG_(T), &asyncio_result_));                         \
+        ASYNCIO_AWAIT_LEAF_(start, finish);                                                        \
     } while (0)
 #define ASYNCIO_ARG_(T) ASYNCIO_CAST_(T *, asyncio_value_ptr_(asyncio_co_->value))
 
@@ -1197,12 +1482,16 @@ const char *asyncio_strerror(int err)
     case ASYNCIO_ESTALL: return "clock stalled";
     case ASYNCIO_ERETURN: return "plain return in a coroutine body";
     case ASYNCIO_EBREAK: return "break at a coroutine body's top level";
+    case ASYNCIO_EQUEUEEMPTY: return "QueueEmpty";
+    case ASYNCIO_EQUEUEFULL: return "QueueFull";
+    case ASYNCIO_EOVERRELEASE: return "BoundedSemaphore released too many times";
+    case ASYNCIO_ETASKDONE: return "task_done() called too many times";
+    case ASYNCIO_EOVERRUN: return "overrun: a full ring dropped data";
     case ASYNCIO_ENOHOST: return "host not found";
     case ASYNCIO_ETLS: return "TLS error";
     case ASYNCIO_ETLS_NOCERT: return "TLS: no client certificate";
     case ASYNCIO_ETLS_VERIFY: return "TLS: certificate verification failed";
     case ASYNCIO_ETLS_ALERT: return "TLS: fatal alert from the peer";
-    case ASYNCIO_EOVERRUN: return "receive overrun: bytes were lost";
     default: break;
     }
     if (err < 0 && err > -1000)
@@ -2070,6 +2359,636 @@ static void asyncio_poll_flags_(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Queue, Semaphore, Condition, interrupt-safe queue; coroutine objects     */
+/* ------------------------------------------------------------------------ */
+
+/* asyncio_task.flags: woken by a hand-off (an item made available, a permit
+ * given), not yet resumed. Its finish tells a cancelled waiter that was
+ * handed something (and must pass it on) from one cancelled while waiting. */
+#define ASYNCIO_F_HANDED_ 0x80u
+
+/* Wake the first waiter of `q` with a hand-off. Returns it, or NULL. */
+static asyncio_task *asyncio_waitq_hand_(asyncio_waitq *q)
+{
+    asyncio_task *t = asyncio_waitq_pop_(q);
+    if (t) {
+        t->flags |= ASYNCIO_F_HANDED_;
+        asyncio_runq_push_(t);
+    }
+    return t;
+}
+
+/* On resume: was the current task woken by a hand-off? (clears the mark) */
+static int asyncio_handed_take_(void)
+{
+    asyncio_task *cur = asyncio_running_;
+    int handed = cur && (cur->flags & ASYNCIO_F_HANDED_);
+    if (cur)
+        cur->flags &= (uint8_t)~ASYNCIO_F_HANDED_;
+    return handed;
+}
+
+/* Park the current task in `q` again (a finish that must wait once more). */
+static int asyncio_repark_(asyncio_waitq *q)
+{
+    asyncio_waitq_push_(q, asyncio_running_);
+    return ASYNCIO_PENDING;
+}
+
+/* ---- coroutine objects: one leaf await each ---- */
+
+static int asyncio_op_event_fn_(asyncio_coro *co)
+{
+    asyncio_op *op = (asyncio_op *)(void *)co;
+    ASYNCIO_BEGIN(co);
+    ASYNCIO_AWAIT_EVENT((asyncio_event *)op->obj);
+    ASYNCIO_RETURN(1);
+    ASYNCIO_END;
+}
+
+static int asyncio_op_lock_fn_(asyncio_coro *co)
+{
+    asyncio_op *op = (asyncio_op *)(void *)co;
+    ASYNCIO_BEGIN(co);
+    ASYNCIO_AWAIT_LOCK((asyncio_lock *)op->obj);
+    ASYNCIO_RETURN(1);
+    ASYNCIO_END;
+}
+
+static int asyncio_op_flag_fn_(asyncio_coro *co)
+{
+    asyncio_op *op = (asyncio_op *)(void *)co;
+    ASYNCIO_BEGIN(co);
+    ASYNCIO_AWAIT_FLAG((asyncio_flag *)op->obj);
+    ASYNCIO_END;
+}
+
+static int asyncio_op_sleep_fn_(asyncio_coro *co)
+{
+    asyncio_op *op = (asyncio_op *)(void *)co;
+    ASYNCIO_BEGIN(co);
+    if (op->arg < 0)
+        ASYNCIO_RAISE(ASYNCIO_EOVERFLOW);
+    ASYNCIO_AWAIT_SLEEP_MS(op->arg);
+    ASYNCIO_END;
+}
+
+static int asyncio_op_queue_get_fn_(asyncio_coro *co)
+{
+    asyncio_op *op = (asyncio_op *)(void *)co;
+    ASYNCIO_BEGIN(co);
+    ASYNCIO_AWAIT_QUEUE_GET((asyncio_queue *)op->obj);
+    ASYNCIO_RETURN(ASYNCIO_AWAIT_RESULT);
+    ASYNCIO_END;
+}
+
+static int asyncio_op_queue_put_fn_(asyncio_coro *co)
+{
+    asyncio_op *op = (asyncio_op *)(void *)co;
+    ASYNCIO_BEGIN(co);
+    ASYNCIO_AWAIT_QUEUE_PUT((asyncio_queue *)op->obj, op->arg);
+    ASYNCIO_END;
+}
+
+static int asyncio_op_queue_join_fn_(asyncio_coro *co)
+{
+    asyncio_op *op = (asyncio_op *)(void *)co;
+    ASYNCIO_BEGIN(co);
+    ASYNCIO_AWAIT_QUEUE_JOIN((asyncio_queue *)op->obj);
+    ASYNCIO_END;
+}
+
+static int asyncio_op_semaphore_fn_(asyncio_coro *co)
+{
+    asyncio_op *op = (asyncio_op *)(void *)co;
+    ASYNCIO_BEGIN(co);
+    ASYNCIO_AWAIT_SEMAPHORE((asyncio_semaphore *)op->obj);
+    ASYNCIO_RETURN(1);
+    ASYNCIO_END;
+}
+
+static int asyncio_op_isr_queue_fn_(asyncio_coro *co)
+{
+    asyncio_op *op = (asyncio_op *)(void *)co;
+    ASYNCIO_BEGIN(co);
+    ASYNCIO_AWAIT_ISR_QUEUE_GET((asyncio_isr_queue *)op->obj);
+    ASYNCIO_RETURN(ASYNCIO_AWAIT_RESULT);
+    ASYNCIO_END;
+}
+
+static asyncio_coro *asyncio_op_init_(asyncio_op *op, asyncio_fn fn, void *obj, asyncio_value arg)
+{
+    if (!op)
+        return NULL;
+    op->obj = obj;
+    op->arg = arg;
+    return asyncio_coro_init(&op->co, fn);
+}
+
+asyncio_coro *asyncio_event_wait(asyncio_op *op, asyncio_event *e)
+{
+    return asyncio_op_init_(op, asyncio_op_event_fn_, e, 0);
+}
+
+asyncio_coro *asyncio_lock_acquire(asyncio_op *op, asyncio_lock *l)
+{
+    return asyncio_op_init_(op, asyncio_op_lock_fn_, l, 0);
+}
+
+asyncio_coro *asyncio_flag_wait(asyncio_op *op, asyncio_flag *f)
+{
+    return asyncio_op_init_(op, asyncio_op_flag_fn_, f, 0);
+}
+
+asyncio_coro *asyncio_sleep_ms(asyncio_op *op, int64_t ms)
+{
+    asyncio_value v = ms > ASYNCIO_SLEEP_MAX_MS ? -1 : ms < 0 ? 0 : (asyncio_value)ms;
+    return asyncio_op_init_(op, asyncio_op_sleep_fn_, NULL, v);
+}
+
+asyncio_coro *asyncio_sleep(asyncio_op *op, double seconds)
+{
+    return asyncio_sleep_ms(op, asyncio_seconds_to_ms_(seconds));
+}
+
+asyncio_coro *asyncio_queue_get(asyncio_op *op, asyncio_queue *q)
+{
+    return asyncio_op_init_(op, asyncio_op_queue_get_fn_, q, 0);
+}
+
+asyncio_coro *asyncio_queue_put(asyncio_op *op, asyncio_queue *q, asyncio_value item)
+{
+    return asyncio_op_init_(op, asyncio_op_queue_put_fn_, q, item);
+}
+
+asyncio_coro *asyncio_queue_join(asyncio_op *op, asyncio_queue *q)
+{
+    return asyncio_op_init_(op, asyncio_op_queue_join_fn_, q, 0);
+}
+
+asyncio_coro *asyncio_semaphore_acquire(asyncio_op *op, asyncio_semaphore *s)
+{
+    return asyncio_op_init_(op, asyncio_op_semaphore_fn_, s, 0);
+}
+
+asyncio_coro *asyncio_condition_acquire(asyncio_op *op, asyncio_condition *c)
+{
+    return asyncio_lock_acquire(op, asyncio_condition_lock_(c));
+}
+
+asyncio_coro *asyncio_isr_queue_get(asyncio_op *op, asyncio_isr_queue *q)
+{
+    return asyncio_op_init_(op, asyncio_op_isr_queue_fn_, q, 0);
+}
+
+/* ---- Queue ---- */
+
+enum { ASYNCIO_QUEUE_FIFO_, ASYNCIO_QUEUE_LIFO_, ASYNCIO_QUEUE_PRIORITY_ };
+
+static int asyncio_queue_init_(asyncio_queue *q, asyncio_value *buf, size_t maxsize, uint8_t kind)
+{
+    if (!q || !buf || maxsize == 0 || maxsize > 0x7FFFFFFFu)
+        return ASYNCIO_EINVAL;
+    q->getters.tail = q->putters.tail = NULL;
+    asyncio_event_init(&q->finished);
+    asyncio_event_set(&q->finished);
+    q->buf = buf;
+    q->cmp = NULL;
+    q->maxsize = (uint32_t)maxsize;
+    q->head = q->count = q->unfinished = 0;
+    q->kind = kind;
+    return ASYNCIO_OK;
+}
+
+int asyncio_queue_init(asyncio_queue *q, asyncio_value *buf, size_t maxsize)
+{
+    return asyncio_queue_init_(q, buf, maxsize, ASYNCIO_QUEUE_FIFO_);
+}
+
+int asyncio_lifo_queue_init(asyncio_queue *q, asyncio_value *buf, size_t maxsize)
+{
+    return asyncio_queue_init_(q, buf, maxsize, ASYNCIO_QUEUE_LIFO_);
+}
+
+int asyncio_priority_queue_init(asyncio_queue *q, asyncio_value *buf, size_t maxsize,
+                                int (*cmp)(asyncio_value a, asyncio_value b))
+{
+    int r = asyncio_queue_init_(q, buf, maxsize, ASYNCIO_QUEUE_PRIORITY_);
+    if (r == ASYNCIO_OK)
+        q->cmp = cmp;
+    return r;
+}
+
+size_t asyncio_queue_qsize(const asyncio_queue *q) { return q ? q->count : 0; }
+int asyncio_queue_empty(const asyncio_queue *q) { return !q || q->count == 0; }
+int asyncio_queue_full(const asyncio_queue *q) { return q && q->count >= q->maxsize; }
+size_t asyncio_queue_maxsize(const asyncio_queue *q) { return q ? q->maxsize : 0; }
+
+static int asyncio_queue_before_(const asyncio_queue *q, asyncio_value a, asyncio_value b)
+{
+    return q->cmp ? q->cmp(a, b) < 0 : a < b;
+}
+
+/* The ring's _put / _get, by kind (the caller checked full / empty). */
+static void asyncio_queue_push_(asyncio_queue *q, asyncio_value v)
+{
+    uint32_t i = q->count++;
+    if (q->kind != ASYNCIO_QUEUE_PRIORITY_) {
+        q->buf[(q->head + i) % q->maxsize] = v;
+        return;
+    }
+    while (i > 0 && asyncio_queue_before_(q, v, q->buf[(i - 1) / 2])) { /* sift up */
+        q->buf[i] = q->buf[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    q->buf[i] = v;
+}
+
+static asyncio_value asyncio_queue_pop_(asyncio_queue *q)
+{
+    asyncio_value v, last;
+    uint32_t i = 0, n;
+    if (q->kind == ASYNCIO_QUEUE_LIFO_)
+        return q->buf[(q->head + --q->count) % q->maxsize];
+    if (q->kind == ASYNCIO_QUEUE_FIFO_) {
+        v = q->buf[q->head];
+        q->head = (q->head + 1) % q->maxsize;
+        q->count--;
+        return v;
+    }
+    v = q->buf[0];
+    n = --q->count;
+    last = q->buf[n];
+    for (;;) { /* sift the last item down from the root */
+        uint32_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && asyncio_queue_before_(q, q->buf[c + 1], q->buf[c]))
+            c++;
+        if (!asyncio_queue_before_(q, q->buf[c], last))
+            break;
+        q->buf[i] = q->buf[c];
+        i = c;
+    }
+    q->buf[i] = last;
+    return v;
+}
+
+int asyncio_queue_put_nowait(asyncio_queue *q, asyncio_value item)
+{
+    if (!q)
+        return ASYNCIO_EINVAL;
+    if (q->count >= q->maxsize)
+        return ASYNCIO_EQUEUEFULL;
+    asyncio_queue_push_(q, item);
+    q->unfinished++;
+    asyncio_event_clear(&q->finished);
+    asyncio_waitq_hand_(&q->getters);
+    return ASYNCIO_OK;
+}
+
+int asyncio_queue_get_nowait(asyncio_queue *q, asyncio_value *item)
+{
+    asyncio_value v;
+    if (!q)
+        return ASYNCIO_EINVAL;
+    if (q->count == 0)
+        return ASYNCIO_EQUEUEEMPTY;
+    v = asyncio_queue_pop_(q);
+    if (item)
+        *item = v;
+    asyncio_waitq_hand_(&q->putters);
+    return ASYNCIO_OK;
+}
+
+int asyncio_queue_task_done(asyncio_queue *q)
+{
+    if (!q)
+        return ASYNCIO_EINVAL;
+    if (q->unfinished == 0)
+        return ASYNCIO_ETASKDONE;
+    if (--q->unfinished == 0)
+        asyncio_event_set(&q->finished);
+    return ASYNCIO_OK;
+}
+
+int asyncio_queue_get_start_(asyncio_queue *q, asyncio_value *item)
+{
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
+    if (!q)
+        return ASYNCIO_EINVAL;
+    if (q->count)
+        return asyncio_queue_get_nowait(q, item);
+    return asyncio_repark_(&q->getters);
+}
+
+int asyncio_queue_get_finish_(asyncio_queue *q, asyncio_value *item)
+{
+    int handed = asyncio_handed_take_();
+    int r = asyncio_resume_();
+    if (r) {
+        if (handed && q->count) /* woken for an item, but cancelled: pass it on */
+            asyncio_waitq_hand_(&q->getters);
+        return r;
+    }
+    if (q->count == 0)
+        return asyncio_repark_(&q->getters); /* somebody took it first */
+    return asyncio_queue_get_nowait(q, item);
+}
+
+int asyncio_queue_put_start_(asyncio_queue *q, asyncio_value item)
+{
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
+    if (!q)
+        return ASYNCIO_EINVAL;
+    if (q->count < q->maxsize)
+        return asyncio_queue_put_nowait(q, item);
+    return asyncio_repark_(&q->putters);
+}
+
+int asyncio_queue_put_finish_(asyncio_queue *q, asyncio_value item)
+{
+    int handed = asyncio_handed_take_();
+    int r = asyncio_resume_();
+    if (r) {
+        if (handed && q->count < q->maxsize) /* woken for a slot, but cancelled */
+            asyncio_waitq_hand_(&q->putters);
+        return r;
+    }
+    if (q->count >= q->maxsize)
+        return asyncio_repark_(&q->putters); /* somebody filled it first */
+    return asyncio_queue_put_nowait(q, item);
+}
+
+int asyncio_queue_join_start_(asyncio_queue *q)
+{
+    return q ? asyncio_event_wait_start_(&q->finished) : ASYNCIO_EINVAL;
+}
+
+/* ---- Semaphore ---- */
+
+void asyncio_semaphore_init(asyncio_semaphore *s, uint32_t value)
+{
+    s->waiters.tail = NULL;
+    s->value = s->bound = value;
+    s->handed = 0;
+    s->bounded = 0;
+}
+
+void asyncio_bounded_semaphore_init(asyncio_semaphore *s, uint32_t value)
+{
+    asyncio_semaphore_init(s, value);
+    s->bounded = 1;
+}
+
+int asyncio_semaphore_locked(const asyncio_semaphore *s)
+{
+    return s->value == 0 || s->waiters.tail || s->handed;
+}
+
+uint32_t asyncio_semaphore_value(const asyncio_semaphore *s) { return s->value; }
+
+/* Give a permit to the first waiter, if any (CPython's _wake_up_next). */
+static void asyncio_semaphore_wake_next_(asyncio_semaphore *s)
+{
+    if (asyncio_waitq_hand_(&s->waiters)) {
+        s->value--;
+        s->handed++;
+    }
+}
+
+int asyncio_semaphore_release(asyncio_semaphore *s)
+{
+    if (!s)
+        return ASYNCIO_EINVAL;
+    if (s->bounded && s->value >= s->bound)
+        return ASYNCIO_EOVERRELEASE;
+    s->value++;
+    asyncio_semaphore_wake_next_(s);
+    return ASYNCIO_OK;
+}
+
+int asyncio_semaphore_acquire_start_(asyncio_semaphore *s)
+{
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
+    if (!s)
+        return ASYNCIO_EINVAL;
+    if (!asyncio_semaphore_locked(s)) {
+        s->value--;
+        return ASYNCIO_OK;
+    }
+    return asyncio_repark_(&s->waiters);
+}
+
+int asyncio_semaphore_acquire_finish_(asyncio_semaphore *s)
+{
+    int handed = asyncio_handed_take_();
+    int r = asyncio_resume_();
+    if (handed)
+        s->handed--;
+    if (r) {
+        if (handed) { /* given a permit, but cancelled: give it back, pass it on */
+            s->value++;
+            asyncio_semaphore_wake_next_(s);
+        }
+        return r;
+    }
+    if (s->value > 0)
+        asyncio_semaphore_wake_next_(s);
+    return ASYNCIO_OK;
+}
+
+/* ---- Condition ---- */
+
+void asyncio_condition_init(asyncio_condition *c, asyncio_lock *lock)
+{
+    c->waiters.tail = NULL;
+    asyncio_lock_init(&c->own);
+    c->lock = lock ? lock : &c->own;
+}
+
+asyncio_lock *asyncio_condition_lock_(asyncio_condition *c) { return c ? c->lock : NULL; }
+
+int asyncio_condition_locked(const asyncio_condition *c) { return asyncio_lock_locked(c->lock); }
+
+int asyncio_condition_release(asyncio_condition *c)
+{
+    return c ? asyncio_lock_release(c->lock) : ASYNCIO_EINVAL;
+}
+
+int asyncio_condition_notify(asyncio_condition *c, size_t n)
+{
+    if (!c)
+        return ASYNCIO_EINVAL;
+    if (!asyncio_lock_locked(c->lock))
+        return ASYNCIO_ENOTHELD;
+    for (; n > 0 && asyncio_waitq_hand_(&c->waiters); n--) {
+    }
+    return ASYNCIO_OK;
+}
+
+int asyncio_condition_notify_all(asyncio_condition *c)
+{
+    return asyncio_condition_notify(c, SIZE_MAX);
+}
+
+static int asyncio_condition_park_start_(asyncio_condition *c)
+{
+    int r = asyncio_park_check_();
+    return r ? r : asyncio_repark_(&c->waiters);
+}
+
+static int asyncio_condition_wait_fn_(asyncio_coro *co)
+{
+    asyncio_condition_wait_state *w = (asyncio_condition_wait_state *)(void *)co;
+    asyncio_value v;
+    ASYNCIO_BEGIN(co);
+    if (!w->c)
+        ASYNCIO_RAISE(ASYNCIO_EINVAL);
+    for (;;) {
+        if (w->pred && (v = w->pred(w->arg)) != 0)
+            ASYNCIO_RETURN(v); /* wait_for: the predicate holds */
+        if (!asyncio_lock_locked(w->c->lock))
+            ASYNCIO_RAISE(ASYNCIO_ENOTHELD); /* cannot wait on un-acquired lock */
+        asyncio_lock_release(w->c->lock);
+        ASYNCIO_TRY(ASYNCIO_AWAIT_LEAF_(asyncio_condition_park_start_(w->c), ASYNCIO_RESUMED_()));
+        w->err = ASYNCIO_AWAIT_ERROR;
+        asyncio_handed_take_(); /* notified or not: nothing to pass on (CPython 3.11) */
+        do {                    /* re-acquire the lock, even when cancelled (then again) */
+            ASYNCIO_TRY(ASYNCIO_AWAIT_LOCK(w->c->lock));
+            if (ASYNCIO_AWAIT_ERROR && ASYNCIO_AWAIT_ERROR != ASYNCIO_ECANCELLED)
+                ASYNCIO_RAISE(ASYNCIO_AWAIT_ERROR);
+            if (ASYNCIO_AWAIT_ERROR)
+                w->err = ASYNCIO_AWAIT_ERROR;
+        } while (ASYNCIO_AWAIT_ERROR);
+        if (w->err)
+            ASYNCIO_RAISE(w->err); /* holding the lock */
+        if (!w->pred)
+            ASYNCIO_RETURN(1);
+    }
+    ASYNCIO_END;
+}
+
+asyncio_coro *asyncio_condition_wait_for(asyncio_condition_wait_state *w, asyncio_condition *c,
+                                         int (*pred)(void *arg), void *arg)
+{
+    if (!w)
+        return NULL;
+    w->c = c;
+    w->pred = pred;
+    w->arg = arg;
+    w->err = 0;
+    return asyncio_coro_init(&w->co, asyncio_condition_wait_fn_);
+}
+
+asyncio_coro *asyncio_condition_wait(asyncio_condition_wait_state *w, asyncio_condition *c)
+{
+    return asyncio_condition_wait_for(w, c, NULL, NULL);
+}
+
+/* ---- Interrupt-safe queue: single producer, single consumer ---- */
+
+int asyncio_isr_queue_init(asyncio_isr_queue *q, asyncio_value *buf, size_t size)
+{
+    if (!q || !buf || size == 0 || size > 0x7FFFFFFFu)
+        return ASYNCIO_EINVAL;
+    asyncio_flag_init(&q->flag);
+    q->buf = buf;
+    q->size = (uint32_t)size;
+    q->head = q->tail = q->dropped = q->drop_at = q->reported = 0;
+    return ASYNCIO_OK;
+}
+
+int asyncio_isr_queue_put(asyncio_isr_queue *q, asyncio_value item)
+{
+    uint32_t h = __atomic_load_n(&q->head, __ATOMIC_RELAXED); /* ours */
+    uint32_t t = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
+    if (h - t >= q->size) {
+        uint32_t d = __atomic_load_n(&q->dropped, __ATOMIC_RELAXED); /* ours */
+        if (d == __atomic_load_n(&q->reported, __ATOMIC_ACQUIRE))
+            __atomic_store_n(&q->drop_at, h, __ATOMIC_RELAXED); /* first unreported */
+        __atomic_store_n(&q->dropped, d + 1, __ATOMIC_RELEASE);
+        asyncio_flag_set(&q->flag);
+        return ASYNCIO_EQUEUEFULL;
+    }
+    q->buf[h % q->size] = item; /* the slot is ours until head moves past it */
+    __atomic_store_n(&q->head, h + 1, __ATOMIC_RELEASE);
+    asyncio_flag_set(&q->flag);
+    return ASYNCIO_OK;
+}
+
+int asyncio_isr_queue_get_nowait(asyncio_isr_queue *q, asyncio_value *item)
+{
+    uint32_t t, d;
+    if (!q)
+        return ASYNCIO_EINVAL;
+    t = __atomic_load_n(&q->tail, __ATOMIC_RELAXED); /* ours */
+    d = __atomic_load_n(&q->dropped, __ATOMIC_ACQUIRE);
+    /* Report drops where they happened: once every item put before them has
+     * been taken. */
+    if (d != q->reported && (int32_t)(t - __atomic_load_n(&q->drop_at, __ATOMIC_RELAXED)) >= 0) {
+        __atomic_store_n(&q->reported, d, __ATOMIC_RELEASE);
+        return ASYNCIO_EOVERRUN;
+    }
+    if (t == __atomic_load_n(&q->head, __ATOMIC_ACQUIRE))
+        return ASYNCIO_EQUEUEEMPTY;
+    if (item)
+        *item = q->buf[t % q->size];
+    __atomic_store_n(&q->tail, t + 1, __ATOMIC_RELEASE); /* the slot is free again */
+    return ASYNCIO_OK;
+}
+
+uint32_t asyncio_isr_queue_dropped(const asyncio_isr_queue *q)
+{
+    return __atomic_load_n(&q->dropped, __ATOMIC_ACQUIRE);
+}
+
+size_t asyncio_isr_queue_qsize(const asyncio_isr_queue *q)
+{
+    uint32_t t = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&q->head, __ATOMIC_ACQUIRE) - t;
+}
+
+/* Take an item, or park on the flag. The producer stores the item, then sets
+ * the flag; we clear the flag (taking it), then look again: no wake-up is
+ * lost in between. */
+static int asyncio_isr_queue_take_or_park_(asyncio_isr_queue *q, asyncio_value *item)
+{
+    for (;;) {
+        int r = asyncio_isr_queue_get_nowait(q, item);
+        if (r != ASYNCIO_EQUEUEEMPTY)
+            return r;
+        r = asyncio_flag_wait_start_(&q->flag, item);
+        if (r != ASYNCIO_OK)
+            return r; /* parked (PENDING), or an error */
+    }
+}
+
+int asyncio_isr_queue_get_start_(asyncio_isr_queue *q, asyncio_value *item)
+{
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
+    if (!q)
+        return ASYNCIO_EINVAL;
+    if (q->flag.waiters.tail)
+        return ASYNCIO_EBUSY; /* one getter only */
+    return asyncio_isr_queue_take_or_park_(q, item);
+}
+
+int asyncio_isr_queue_get_finish_(asyncio_isr_queue *q, asyncio_value *item)
+{
+    int r = asyncio_flag_wait_finish_(&q->flag, item);
+    return r ? r : asyncio_isr_queue_take_or_park_(q, item);
+}
+
+/* ------------------------------------------------------------------------ */
 /* I/O readiness                                                            */
 /* ------------------------------------------------------------------------ */
 
@@ -2230,7 +3149,7 @@ static int asyncio_gather_fn_(asyncio_coro *co)
         ASYNCIO_RAISE(ASYNCIO_EINVAL);
     ASYNCIO_AWAIT_OUTCOME_(asyncio_gather_register_(g));
     if (g->remaining && g->err == ASYNCIO_OK) {
-        ASYNCIO_TRY(ASYNCIO_AWAIT_LEAF_(asyncio_park_(), asyncio_resume_()));
+        ASYNCIO_TRY(ASYNCIO_AWAIT_LEAF_(asyncio_park_(), ASYNCIO_RESUMED_()));
         asyncio_gather_collect_(g, ASYNCIO_AWAIT_ERROR == ASYNCIO_ECANCELLED);
         ASYNCIO_AWAIT_OUTCOME_(ASYNCIO_AWAIT_ERROR);
     } else {

@@ -33,7 +33,7 @@ static int echo(asyncio_coro *co)
         AWAIT(asyncio_stream_read(c->s, c->buf, sizeof c->buf));
         c->n = (int)AWAIT_RESULT;
         if (c->n == 0)
-            break; /* EOF */
+            break;                                                /* EOF */
         AWAIT(asyncio_stream_awrite(c->s, c->buf, (size_t)c->n)); /* write + drain */
     }
     ASYNC_FINALLY;

@@ -48,6 +48,17 @@
  *  - at the end (every pending task cancelled until none is left) all
  *    queues are empty, the lock is free, every flag is disarmed.
  *
+ * Queue, Semaphore, Condition (issue 15; the "sync" section below): a
+ * worker step gets or puts a Queue item, holds a BoundedSemaphore permit, or
+ * waits on a Condition (wait / wait_for); a director op puts / gets without
+ * waiting, notifies (with and without the lock), calls task_done,
+ * over-releases the semaphore. Their invariants, checked with the others: no
+ * item lost or duplicated, FIFO order, no getter (putter) waiting while an
+ * item (a free slot) has no woken task on its way to it; permits conserved
+ * (free + handed + held = the initial value), nobody waits while a permit is
+ * free and none is handed; the Condition's lock is held on every return from
+ * wait (cancelled too) and by one task at most.
+ *
  * Awaits that would close a cycle (A awaits B awaits A) are attempted too
  * and must fail with ECANTWAIT; a cycle found in the queues is a crash (it
  * would make cancel() loop forever).
@@ -168,6 +179,7 @@ enum {
     ST_IGNORE_CANCEL,
     ST_CANCEL,
     ST_CREATE,
+    ST_SYNC,         /* a Queue / Semaphore / Condition step (sync section) */
     ST_COUNT,        /* kinds chosen by byte % ST_COUNT (bytes below 252) */
     ST_IO = ST_COUNT /* bytes 252..255 */
 };
@@ -182,6 +194,24 @@ struct child {
     int64_t ms;
     int stubborn;
     unsigned epoch; /* the loop it was created in */
+};
+
+/* ---- sync (issue 15): Queue, Semaphore, Condition: types ---- */
+
+#define SYNC_QSIZE 3
+#define SYNC_PERMITS 2
+#define SYNC_MAX_ITEMS 4096
+enum { SYNC_NONE, SYNC_GET, SYNC_PUT, SYNC_SEM, SYNC_COND };
+
+/* One worker step on the sync primitives: a coroutine of its own. */
+struct sync_step {
+    asyncio_coro co;
+    struct worker *w;
+    uint8_t kind, a, b;
+    int item;         /* the item being put */
+    int holding_sem;  /* holds a permit */
+    int holding_cond; /* holds the Condition's lock */
+    asyncio_condition_wait_state cw;
 };
 
 struct worker {
@@ -200,6 +230,7 @@ struct worker {
     asyncio_outcome gout[3];
     asyncio_wait_for_state wf;
     struct child child;
+    struct sync_step sync;
 };
 
 struct slot {
@@ -359,14 +390,15 @@ static void walk_parked(void)
             CHECK(on_list[i], "parked task %d is not on the loop's parked ring", i);
     }
 }
+static void sync_check(void);
 
 static void check_all(void)
 {
     const asyncio_task *t, *last = NULL;
     int i, n = 0;
     memset(seen_in, 0, sizeof seen_in);
-    CHECK(!asyncio_L_.current || (asyncio_L_.current->gen == asyncio_L_.gen &&
-                                  asyncio_L_.current->state == ASYNCIO_TASK_PENDING),
+    CHECK(!asyncio_running_ || (asyncio_running_->gen == asyncio_L_.gen &&
+                                asyncio_running_->state == ASYNCIO_TASK_PENDING),
           "the running task belongs to a dropped loop");
     walk_parked();
     /* Run queue. */
@@ -389,10 +421,11 @@ static void check_all(void)
         CHECK(!holders[i] || (l->locked && !l->handed_to), "lock %d held but not locked", i);
         CHECK(holders[i] || !l->locked, "lock %d locked with no holder", i);
         CHECK(!l->handed_to || l->handed_to->where == ASYNCIO_IN_RUNQ_ ||
-                  l->handed_to == asyncio_L_.current,
+                  l->handed_to == asyncio_running_,
               "lock %d handed to a task that is not runnable", i);
         CHECK(!l->waiters.tail || l->locked || l->handed_to, "waiters on a free lock %d", i);
     }
+    sync_check();
     for (i = 0; i < NFLAGS; i++) {
         walk_waitq(&flags[i].waiters, 0);
         CHECK(!flags[i].waiters.tail || (flags[i].is_armed && flag_armed(&flags[i])),
@@ -424,7 +457,7 @@ static void check_all(void)
         case ASYNCIO_IN_NONE_:
             CHECK(seen_in[i] == IN_NOTHING, "task %d says it is nowhere but is in %d", i,
                   seen_in[i]);
-            CHECK(t->state == ASYNCIO_TASK_DONE || t == asyncio_L_.current || t == &director_task ||
+            CHECK(t->state == ASYNCIO_TASK_DONE || t == asyncio_running_ || t == &director_task ||
                       t == &flusher_task,
                   "pending task %d is in no queue and not running (lost)", i);
             break;
@@ -435,7 +468,7 @@ static void check_all(void)
             CHECK(seen_in[i] == IN_HEAP, "task %d not in the heap", i);
             CHECK(t->state == ASYNCIO_TASK_PENDING, "done task %d in the heap", i);
             CHECK(asyncio_ticks_diff(t->aux.timer.key, asyncio_port_ticks_ms()) > 0 ||
-                      t == asyncio_L_.current,
+                      t == asyncio_running_,
                   "task %d overslept in the heap", i);
             break;
         case ASYNCIO_IN_WAITQ_:
@@ -449,6 +482,289 @@ static void check_all(void)
         default: FAIL("task %d: where=%d", i, t->where);
         }
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* sync (issue 15): Queue, Semaphore, Condition                              */
+/* ------------------------------------------------------------------------ */
+
+static asyncio_queue sync_q; /* a FIFO Queue(SYNC_QSIZE) */
+static asyncio_value sync_qbuf[SYNC_QSIZE];
+static asyncio_semaphore sync_sem;              /* BoundedSemaphore(SYNC_PERMITS) */
+static asyncio_condition sync_cond;             /* with its own lock */
+static int sync_sem_holders, sync_cond_holders; /* tasks holding a permit / the lock */
+static int sync_pred_value;                     /* what wait_for's predicate reads */
+static int sync_next_item;                      /* items are 0, 1, 2, ... */
+static uint8_t sync_item_state[SYNC_MAX_ITEMS]; /* 0 never put, 1 queued, 2 taken */
+static uint32_t sync_put_seq[SYNC_MAX_ITEMS];   /* when it was put (FIFO check) */
+static uint32_t sync_put_count, sync_last_got_seq;
+static uint8_t sync_on[NTASKS]; /* what each task waits on (SYNC_*) */
+
+static void sync_init(void)
+{
+    CHECK(asyncio_queue_init(&sync_q, sync_qbuf, SYNC_QSIZE) == 0, "queue init");
+    asyncio_bounded_semaphore_init(&sync_sem, SYNC_PERMITS);
+    asyncio_condition_init(&sync_cond, NULL);
+    sync_sem_holders = sync_cond_holders = sync_pred_value = sync_next_item = 0;
+    memset(sync_item_state, 0, sizeof sync_item_state);
+    sync_put_count = sync_last_got_seq = 0;
+    memset(sync_on, 0, sizeof sync_on);
+}
+
+static int sync_new_item(void) { return sync_next_item < SYNC_MAX_ITEMS ? sync_next_item++ : -1; }
+
+static void sync_put_done(int item)
+{
+    CHECK(sync_item_state[item] == 0, "item %d put twice", item);
+    sync_item_state[item] = 1;
+    sync_put_seq[item] = ++sync_put_count;
+}
+
+static void sync_got(asyncio_value v)
+{
+    int item = (int)v;
+    CHECK(item >= 0 && item < sync_next_item, "got %d, an item never made", item);
+    CHECK(sync_item_state[item] == 1, "got item %d in state %d (duplicated or never put)", item,
+          sync_item_state[item]);
+    CHECK(sync_put_seq[item] > sync_last_got_seq, "FIFO order broken at item %d", item);
+    sync_last_got_seq = sync_put_seq[item];
+    sync_item_state[item] = 2;
+}
+
+static void sync_waits_on(int on)
+{
+    int i = task_index(asyncio_current_task(NULL));
+    CHECK(i >= 0, "sync wait outside a known task");
+    sync_on[i] = (uint8_t)on;
+}
+
+/* Tasks woken by a hand-off (an item, a slot, a permit) that have not taken
+ * it yet, among those waiting on `on`. */
+static int sync_handed(int on)
+{
+    int i, n = 0;
+    for (i = 0; i < NTASKS; i++) {
+        const asyncio_task *t = task_at(i);
+        if (sync_on[i] == on && t->state == ASYNCIO_TASK_PENDING && t->gen == asyncio_L_.gen &&
+            (t->flags & ASYNCIO_F_HANDED_))
+            n++;
+    }
+    return n;
+}
+
+static void sync_check(void)
+{
+    static uint8_t in_ring[SYNC_MAX_ITEMS];
+    uint32_t k;
+    int i, queued = 0;
+    walk_waitq(&sync_q.getters, 0);
+    walk_waitq(&sync_q.putters, 0);
+    walk_waitq(&sync_sem.waiters, 0);
+    walk_waitq(&sync_cond.waiters, 0);
+    walk_waitq(&sync_cond.own.waiters, 0);
+    /* Queue: the ring holds exactly the items put and not taken, once each. */
+    memset(in_ring, 0, sizeof in_ring);
+    CHECK(sync_q.count <= SYNC_QSIZE, "queue over its maxsize");
+    for (k = 0; k < sync_q.count; k++) {
+        asyncio_value v = sync_qbuf[(sync_q.head + k) % SYNC_QSIZE];
+        CHECK(v >= 0 && v < sync_next_item && sync_item_state[v] == 1 && !in_ring[v],
+              "queue slot %u holds item %ld in state %d (twice: %d)", (unsigned)k, (long)v,
+              v >= 0 && v < SYNC_MAX_ITEMS ? sync_item_state[v] : -1,
+              v >= 0 && v < SYNC_MAX_ITEMS ? in_ring[v] : -1);
+        in_ring[v] = 1;
+    }
+    for (i = 0; i < sync_next_item; i++)
+        queued += sync_item_state[i] == 1;
+    CHECK(queued == (int)sync_q.count, "%d items put and not taken, %u in the queue (lost)", queued,
+          (unsigned)sync_q.count);
+    /* No lost wake-up: while getters wait, every queued item has a woken
+     * getter on its way; while putters wait, every free slot a putter. */
+    if (sync_q.getters.tail)
+        CHECK((int)sync_q.count <= sync_handed(SYNC_GET),
+              "%u items queued, getters waiting, %d woken (lost wake-up)", (unsigned)sync_q.count,
+              sync_handed(SYNC_GET));
+    if (sync_q.putters.tail)
+        CHECK(SYNC_QSIZE - (int)sync_q.count <= sync_handed(SYNC_PUT),
+              "%d free slots, putters waiting, %d woken (lost wake-up)",
+              SYNC_QSIZE - (int)sync_q.count, sync_handed(SYNC_PUT));
+    /* Semaphore: permits conserved; nobody waits for a free permit. */
+    CHECK((int)sync_sem.value + sync_sem.handed + sync_sem_holders == SYNC_PERMITS,
+          "permits: %u free + %u handed + %d held != %d", (unsigned)sync_sem.value,
+          (unsigned)sync_sem.handed, sync_sem_holders, SYNC_PERMITS);
+    CHECK(sync_sem.handed == sync_handed(SYNC_SEM), "semaphore: %u handed, %d tasks woken",
+          (unsigned)sync_sem.handed, sync_handed(SYNC_SEM));
+    CHECK(!sync_sem.waiters.tail || sync_sem.value == 0 || sync_sem.handed > 0,
+          "semaphore waiters while %u permits are free", (unsigned)sync_sem.value);
+    /* Condition: its lock held by one task at most. */
+    CHECK(sync_cond_holders <= 1, "Condition lock held by %d tasks", sync_cond_holders);
+    CHECK(!sync_cond_holders || (sync_cond.own.locked && !sync_cond.own.handed_to),
+          "Condition lock held but not locked");
+    CHECK(sync_cond_holders || !sync_cond.own.locked, "Condition lock locked with no holder");
+}
+
+static void sync_check_end(void)
+{
+    int i;
+    sync_check();
+    CHECK(!sync_q.getters.tail && !sync_q.putters.tail, "queue waiters at the end");
+    CHECK(sync_sem.value == SYNC_PERMITS && !sync_sem.handed && !sync_sem.waiters.tail,
+          "semaphore not back to %d permits at the end", SYNC_PERMITS);
+    CHECK(!sync_cond.waiters.tail && !sync_cond.own.locked && !sync_cond.own.handed_to &&
+              !sync_cond.own.waiters.tail,
+          "Condition not free at the end");
+    for (i = 0; i < NTASKS; i++)
+        CHECK(!(task_at(i)->flags & ASYNCIO_F_HANDED_) || task_at(i)->state != ASYNCIO_TASK_PENDING,
+              "task %d still marked handed at the end", i);
+}
+
+static int sync_pred(void *arg) { return sync_pred_value >= *(const int *)arg; }
+
+/* A worker's step: get, put, hold a permit, wait on the Condition. */
+static int sync_step_fn(asyncio_coro *co)
+{
+    struct sync_step *f = (struct sync_step *)co;
+    static const int thresholds[4] = {0, 1, 2, 3};
+    int r;
+    check_all();
+    ASYNC_BEGIN(co);
+    f->holding_sem = f->holding_cond = 0;
+    if (f->kind == 0) {
+        sync_waits_on(SYNC_GET);
+        ASYNC_TRY(AWAIT_QUEUE_GET(&sync_q));
+        sync_waits_on(SYNC_NONE);
+        CHECK(AWAIT_ERROR == 0 || AWAIT_ERROR == ASYNCIO_ECANCELLED, "get: %d", AWAIT_ERROR);
+        if (AWAIT_ERROR)
+            ASYNC_RAISE(AWAIT_ERROR);
+        sync_got(AWAIT_RESULT);
+    } else if (f->kind == 1) {
+        f->item = sync_new_item();
+        if (f->item < 0)
+            ASYNC_RETURN(0);
+        sync_waits_on(SYNC_PUT);
+        ASYNC_TRY(AWAIT_QUEUE_PUT(&sync_q, f->item));
+        sync_waits_on(SYNC_NONE);
+        CHECK(AWAIT_ERROR == 0 || AWAIT_ERROR == ASYNCIO_ECANCELLED, "put: %d", AWAIT_ERROR);
+        if (AWAIT_ERROR)
+            ASYNC_RAISE(AWAIT_ERROR);
+        sync_put_done(f->item);
+    } else if (f->kind == 2) {
+        sync_waits_on(SYNC_SEM);
+        ASYNC_TRY(AWAIT_SEMAPHORE(&sync_sem));
+        sync_waits_on(SYNC_NONE);
+        CHECK(AWAIT_ERROR == 0 || AWAIT_ERROR == ASYNCIO_ECANCELLED, "acquire: %d", AWAIT_ERROR);
+        if (AWAIT_ERROR)
+            ASYNC_RAISE(AWAIT_ERROR);
+        f->holding_sem = 1;
+        sync_sem_holders++;
+        check_all();
+        AWAIT_SLEEP_MS(f->b % 20);
+    } else {
+        AWAIT_CONDITION_ACQUIRE(&sync_cond);
+        CHECK(sync_cond_holders == 0, "Condition lock acquired while held");
+        f->holding_cond = 1;
+        sync_waits_on(SYNC_COND);
+        /* wait() releases the lock at once; it is ours again when it returns */
+        if (f->kind == 3) {
+            ASYNC_TRY(AWAIT_CONDITION_WAIT(&sync_cond, &f->cw));
+        } else {
+            ASYNC_TRY(AWAIT_CONDITION_WAIT_FOR(&sync_cond, &f->cw, sync_pred,
+                                               (void *)&thresholds[f->b % 4]));
+            CHECK(AWAIT_ERROR || (AWAIT_RESULT && sync_pred((void *)&thresholds[f->b % 4])),
+                  "wait_for returned with its predicate false");
+        }
+        sync_waits_on(SYNC_NONE);
+        CHECK(AWAIT_ERROR == 0 || AWAIT_ERROR == ASYNCIO_ECANCELLED, "wait: %d", AWAIT_ERROR);
+        CHECK(sync_cond.own.locked && !sync_cond.own.handed_to && sync_cond_holders == 0,
+              "Condition wait returned (%d) without the lock", AWAIT_ERROR);
+        sync_cond_holders++;
+        if (AWAIT_ERROR)
+            ASYNC_RAISE(AWAIT_ERROR);
+        check_all();
+        AWAIT_SLEEP_MS(f->b % 5);
+    }
+    ASYNC_FINALLY;
+    if (f->holding_sem) {
+        sync_sem_holders--;
+        r = asyncio_semaphore_release(&sync_sem);
+        CHECK(r == 0, "semaphore release by a holder: %d", r);
+    }
+    if (f->holding_cond) {
+        sync_cond_holders -= sync_cond_holders > 0; /* 0 if wait failed before re-taking it */
+        r = asyncio_condition_release(&sync_cond);
+        CHECK(r == 0, "Condition release by its holder: %d", r);
+    }
+    f->holding_sem = f->holding_cond = 0;
+    ASYNC_END;
+}
+
+static asyncio_coro *sync_step(struct sync_step *f, struct worker *w, uint8_t a, uint8_t b,
+                               uint8_t c)
+{
+    f->w = w;
+    f->kind = (uint8_t)(a % 5);
+    f->a = c;
+    f->b = b;
+    return asyncio_coro_init(&f->co, sync_step_fn);
+}
+
+/* The director's op: put / get without waiting, notify with or without the
+ * lock, task_done, a BoundedSemaphore released by nobody holding it. */
+struct sync_director {
+    asyncio_coro co;
+    unsigned j, op;
+};
+
+static int sync_director_fn(asyncio_coro *co)
+{
+    struct sync_director *f = (struct sync_director *)co;
+    asyncio_value v;
+    int r, item;
+    ASYNC_BEGIN(co);
+    f->op = f->j % 6;
+    if (f->op == 0) {
+        item = sync_new_item();
+        if (item >= 0) {
+            r = asyncio_queue_put_nowait(&sync_q, item);
+            CHECK(r == 0 || (r == ASYNCIO_EQUEUEFULL && asyncio_queue_full(&sync_q)),
+                  "put_nowait: %d", r);
+            if (r == 0)
+                sync_put_done(item);
+        }
+    } else if (f->op == 1) {
+        r = asyncio_queue_get_nowait(&sync_q, &v);
+        CHECK(r == 0 || (r == ASYNCIO_EQUEUEEMPTY && asyncio_queue_empty(&sync_q)),
+              "get_nowait: %d", r);
+        if (r == 0)
+            sync_got(v);
+    } else if (f->op == 2) {
+        r = asyncio_condition_notify(&sync_cond, f->j % 3 + 1);
+        CHECK(r == (asyncio_condition_locked(&sync_cond) ? 0 : ASYNCIO_ENOTHELD), "notify: %d", r);
+    } else if (f->op == 3) {
+        r = asyncio_queue_task_done(&sync_q);
+        CHECK(r == 0 || r == ASYNCIO_ETASKDONE, "task_done: %d", r);
+    } else if (f->op == 4) {
+        if (sync_sem_holders == 0 && sync_sem.handed == 0) {
+            r = asyncio_semaphore_release(&sync_sem);
+            CHECK(r == ASYNCIO_EOVERRELEASE, "BoundedSemaphore over-release: %d", r);
+        }
+    } else {
+        sync_pred_value++;
+        /* Only when the lock is free: the director never waits for it. */
+        if (!sync_cond.own.locked && !sync_cond.own.handed_to && !sync_cond.own.waiters.tail) {
+            AWAIT_CONDITION_ACQUIRE(&sync_cond);
+            r = asyncio_condition_notify_all(&sync_cond);
+            CHECK(r == 0, "notify_all holding the lock: %d", r);
+            r = asyncio_condition_release(&sync_cond);
+            CHECK(r == 0, "Condition release: %d", r);
+        }
+    }
+    ASYNC_END;
+}
+
+static asyncio_coro *sync_director(struct sync_director *f, unsigned j)
+{
+    f->j = j;
+    return asyncio_coro_init(&f->co, sync_director_fn);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -695,6 +1011,10 @@ static int worker_fn(asyncio_coro *co)
             i = STEP->a % NSLOTS;
             if (i != w->slot)
                 create_worker(i);
+        } else if (STEP->kind == ST_SYNC) {
+            ASYNC_TRY(AWAIT(sync_step(&w->sync, w, STEP->a, STEP->b, STEP->c)));
+            if (must_raise(w, AWAIT_ERROR))
+                ASYNC_RAISE(AWAIT_ERROR);
         }
     }
     ASYNC_FINALLY;
@@ -744,6 +1064,7 @@ static int cancel_all(void)
 }
 
 static unsigned director_rounds;
+static struct sync_director director_sync;
 static asyncio_flag *flag_watched;
 static const asyncio_task *flag_waiter;
 
@@ -762,12 +1083,12 @@ static int director_fn(asyncio_coro *co)
     while (in_pos < in_len && director_rounds < MAX_OPS) {
         director_rounds++;
         op = next_byte();
-        op = op < 252 ? op % 12 : op - 240; /* 12, 13: reset; 14, 15: I/O ready */
+        op = op < 252 ? op % 13 : op - 239; /* 12: sync; 13, 14: reset; 15, 16: I/O ready */
         j = (int)(next_byte() % NSLOTS);
-        if (op == 12 || op == 13) {
-            reset_kind = op - 11;
+        if (op == 13 || op == 14) {
+            reset_kind = op - 12;
             break; /* end this loop's director with everything left parked */
-        } else if (op >= 14) {
+        } else if (op >= 15) {
             /* READ, WRITE or both, on one of the descriptors */
             io_ready_pending[(op & 1) % NIOS] |= 1u + (unsigned)j % 3u;
             YIELD;
@@ -794,6 +1115,8 @@ static int director_fn(asyncio_coro *co)
             AWAIT_SLEEP_MS(decode_ms(next_byte()) % 1000);
         } else if (op == 9) {
             YIELD;
+        } else if (op == 12) {
+            AWAIT(sync_director(&director_sync, (unsigned)j));
         } else if (op == 10) {
             if (!locks[j % NLOCKS].locked) {
                 r = asyncio_lock_release(&locks[j % NLOCKS]);
@@ -912,6 +1235,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         asyncio_lock_init(&locks[i]);
     for (i = 0; i < NFLAGS; i++)
         asyncio_flag_init(&flags[i]);
+    sync_init();
     handler_calls = 0;
     director_rounds = 0;
     epoch = 0;
@@ -958,5 +1282,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < NLOCKS; i++)
         CHECK(!locks[i].locked && !locks[i].handed_to && !locks[i].waiters.tail,
               "lock %d not free at the end", i);
+    sync_check_end();
     return 0;
 }

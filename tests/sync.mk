@@ -10,7 +10,7 @@
 VARIANTS          += tsan
 VARIANT_CC_tsan    := clang
 VARIANT_FLAGS_tsan := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
-TSAN_SUITES := test_flag test_thread
+TSAN_SUITES := test_flag test_thread test_isr_queue
 TSAN_BINS   := $(addprefix $(BUILD)/tsan/nocriterion/,$(TSAN_SUITES))
 PLAIN_BINS  := $(patsubst tests/%.c,$(BUILD)/gcc/plain/%,$(PLAIN_TESTS))
 
@@ -33,6 +33,12 @@ $(BUILD)/tsan/nocriterion/%: tests/%.c tests/trace.h $(BUILD)/tsan/libasyncio.a 
 $(BUILD)/tsan/tests/test_thread: tests/test_thread.c $(CORE)
 	@mkdir -p $(dir $@)
 	$(TSAN_CC) $(STD) $(WARN) $(TSAN_FLAGS) -DASYNCIO_CHECK_THREAD -I. $< port_posix.c -o $@ -lpthread
+
+# The interrupt-safe queue: 100,000 puts from a thread and from a signal
+# handler, and overflow under a racing producer (tests/nocriterion.h runner).
+$(BUILD)/tsan/tests/test_isr_queue: tests/test_isr_queue.c tests/nocriterion.h $(CORE) tests/trace.h
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(STD) $(WARN) $(TSAN_FLAGS) -I. -Itests $< port_posix.c -o $@ -lpthread
 
 # Any TSan report aborts that test's child, which the runner counts as a
 # failure (non-zero exit).

@@ -45,8 +45,10 @@ ARM_DEPS    := asyncio.h asyncio_stream.h port_openmv.c port_openmv.h tests/arm/
 # basic_basepri, tickless_basepri
 #            basic and tickless with BASEPRI critical sections
 # tickless_ref  tickless with SysTick on the board's 1 MHz reference clock
+# isr_queue  an NVIC-pended interrupt (paced by SysTick) puts 100,000 numbers
+#            into an interrupt-safe queue; then the task stalls: overflow
 ARM_IMAGES := basic basic_ext irq irq_lose blink tickless irq_basepri irq_lose_basepri \
-              basic_basepri tickless_basepri tickless_ref
+              basic_basepri tickless_basepri tickless_ref isr_queue
 # uart       a stream over the UART transport (ASYNCIO_OPENMV_UART) with UART0
 #            on a host socket: 1 MiB echoed each way, an RX ring overflow
 #            reported (ARM_HOST_IMAGES: tests/arm/run_uart.py is the peer)
@@ -110,6 +112,13 @@ ARM_OBJS_uart_echo := $(ARM_BUILD)/stream.o
 
 # Also run on the host's clock (no -icount): checks and exit status only.
 ARM_REALTIME := basic irq irq_basepri
+ARM_SRC_isr_queue  := tests/arm/test_isr_queue.c
+ARM_PORT_isr_queue := $(ARM_IRQ_PORT)
+ARM_EXP_isr_queue  := tests/arm/test_isr_queue.expected
+
+# Also run on the host's clock (no -icount): checks and exit status only.
+ARM_REALTIME := basic irq
+ARM_REALTIME += isr_queue
 
 ARM_ELFS := $(foreach i,$(ARM_IMAGES) $(ARM_HOST_IMAGES),$(ARM_BUILD)/$(i).elf)
 ARM_LIB  := $(foreach c,$(ARM_CPUS),$(ARM_BUILD)/lib/$(c)/port_openmv.o $(ARM_BUILD)/lib/$(c)/core.o)

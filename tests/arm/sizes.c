@@ -28,6 +28,12 @@ SIZE_OF(asyncio_stream)
 #if ASYNCIO_STREAM_SOCKETS /* servers are socket-only (not on a device) */
 SIZE_OF(asyncio_server_slot)
 SIZE_OF(asyncio_server)
+SIZE_OF(asyncio_op)
+SIZE_OF(asyncio_queue)
+SIZE_OF(asyncio_semaphore)
+SIZE_OF(asyncio_condition)
+SIZE_OF(asyncio_condition_wait_state)
+SIZE_OF(asyncio_isr_queue)
 #endif
 #ifdef __arm__
 SIZE_OF(asyncio_uart)

@@ -23,8 +23,12 @@ int control(asyncio_coro *co)
     AWAIT_SLEEP_MS(2);
     for (f->i = 0; f->i < 3; f->i++)
         AWAIT_SLEEP_MS(1);
-    ASYNC_WITH_LOCK(&f->lock) { AWAIT_SLEEP_MS(1); }
-    ASYNC_WITH_END(&f->lock);
+    /* one await per line, whatever the formatter prefers: */
+    // clang-format off
+    ASYNC_WITH_LOCK(&f->lock) {
+        AWAIT_SLEEP_MS(1);
+    } ASYNC_WITH_END(&f->lock);
+    // clang-format on
     ASYNC_TRY_BLOCK
     {
         AWAIT_SLEEP_MS(1);

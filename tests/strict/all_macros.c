@@ -90,8 +90,12 @@ int strict_all(asyncio_coro *co)
     ASYNC_TRY_BLOCK { AWAIT_SLEEP_MS(1); }
     ASYNC_EXCEPT_ANY { f->i--; }
     ASYNC_TRY_END;
-    ASYNC_WITH_LOCK(&f->lock) { AWAIT_SLEEP_MS(1); }
-    ASYNC_WITH_END(&f->lock);
+    /* one await per line, whatever the formatter prefers: */
+    // clang-format off
+    ASYNC_WITH_LOCK(&f->lock) {
+        AWAIT_SLEEP_MS(1);
+    } ASYNC_WITH_END(&f->lock);
+    // clang-format on
     AWAIT(asyncio_stream_read(&f->s, f->buf, sizeof f->buf));
     if (asyncio_stream_write(&f->s, f->buf, static_cast_size(AWAIT_RESULT)) != 0)
         ASYNC_RAISE(ASYNCIO_ECLOSED);
