@@ -21,6 +21,8 @@
 #                            (packaging/check_library_json.py), and the files
 #                            it builds on PlatformIO's native platform compile
 #                            and run sleep_check
+#     test-package-version   asyncio.h's ASYNCIO_VERSION is the one README.md
+#                            and CHANGELOG.md name, and the parts agree
 
 PKG_BUILD   := $(BUILD)/package
 PKG_VERSION := $(shell sed -n 's/^\#define ASYNCIO_VERSION "\(.*\)"/\1/p' asyncio.h)
@@ -34,11 +36,15 @@ PKG_LIB_SRCS := CMakeLists.txt cmake/asyncioConfig.cmake.in cmake/asyncioMbedTLS
                 asyncio.h asyncio_stream.h port_posix.h port_posix.c src/asyncio.c src/asyncio_stream.c
 
 .PHONY: test-package test-package-subdir test-package-fetch test-package-install test-package-arm \
-        test-package-pio
+        test-package-pio test-package-version
 
-test-package: test-package-subdir test-package-fetch test-package-install test-package-arm \
-              test-package-pio
+test-package: test-package-version test-package-subdir test-package-fetch test-package-install \
+              test-package-arm test-package-pio
 	@echo "test-package: all passed (asyncio $(PKG_VERSION))"
+
+# `cmake --build` runs a make of its own: without MAKEFLAGS (this make's job
+# server is not handed down to it) it builds one job at a time, quietly.
+PKG_BUILD_CMD := MAKEFLAGS= $(PKG_CMAKE) --build
 
 # $(call pkg_consume,name,cmake arguments): copy the consumer to
 # build/package/<name>/src, configure, build, run both programs.
@@ -48,7 +54,7 @@ define pkg_consume
 	$(PKG_CMAKE) -S $(PKG_BUILD)/$(1)/src -B $(PKG_BUILD)/$(1)/bin -DASYNCIO_CONSUME=$(1) \
 	    -DEXPECT_VERSION=$(PKG_VERSION) -DEXPECT_TLS=$(PKG_TLS) $(2) >$(PKG_BUILD)/$(1)/configure.log \
 	    || { cat $(PKG_BUILD)/$(1)/configure.log; exit 1; }
-	$(PKG_CMAKE) --build $(PKG_BUILD)/$(1)/bin >$(PKG_BUILD)/$(1)/build.log \
+	$(PKG_BUILD_CMD) $(PKG_BUILD)/$(1)/bin >$(PKG_BUILD)/$(1)/build.log \
 	    || { cat $(PKG_BUILD)/$(1)/build.log; exit 1; }
 	$(PKG_BUILD)/$(1)/bin/sleep_check
 	$(PKG_BUILD)/$(1)/bin/stream_check
@@ -76,7 +82,7 @@ test-package-install: $(PKG_CONSUMER) $(PKG_LIB_SRCS) LICENSE | deps
 	@rm -rf $(PKG_BUILD)/lib $(PKG_BUILD)/prefix && mkdir -p $(PKG_BUILD)/lib
 	$(PKG_CMAKE) -S . -B $(PKG_BUILD)/lib -DCMAKE_INSTALL_LIBDIR=lib -DASYNCIO_WARNINGS=ON -DASYNCIO_TLS=ON \
 	    >$(PKG_BUILD)/lib/configure.log || { cat $(PKG_BUILD)/lib/configure.log; exit 1; }
-	$(PKG_CMAKE) --build $(PKG_BUILD)/lib >$(PKG_BUILD)/lib/build.log \
+	$(PKG_BUILD_CMD) $(PKG_BUILD)/lib >$(PKG_BUILD)/lib/build.log \
 	    || { cat $(PKG_BUILD)/lib/build.log; exit 1; }
 	$(PKG_CMAKE) --install $(PKG_BUILD)/lib --prefix $(CURDIR)/$(PKG_BUILD)/prefix >$(PKG_BUILD)/lib/install.log
 	@for f in $(PKG_INSTALLED); do [ -f $(PKG_BUILD)/prefix/$$f ] || \
@@ -92,7 +98,7 @@ test-package-arm: packaging/arm_check.c packaging/arm_check.expected cmake/arm-n
 	    -DASYNCIO_PORT=openmv -DASYNCIO_STREAM=OFF -DASYNCIO_WARNINGS=ON \
 	    -DASYNCIO_DEFINITIONS=ASYNCIO_OPENMV_CORE_HZ=25000000u \
 	    >$(PKG_BUILD)/cm7/configure.log || { cat $(PKG_BUILD)/cm7/configure.log; exit 1; }
-	$(PKG_CMAKE) --build $(PKG_BUILD)/cm7 >$(PKG_BUILD)/cm7/build.log \
+	$(PKG_BUILD_CMD) $(PKG_BUILD)/cm7 >$(PKG_BUILD)/cm7/build.log \
 	    || { cat $(PKG_BUILD)/cm7/build.log; exit 1; }
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) -DEXPECT_VERSION='"$(PKG_VERSION)"' -I. -Itests/arm \
 	    packaging/arm_check.c $(ARM_BUILD)/rt.o $(PKG_BUILD)/cm7/libasyncio.a \
@@ -110,5 +116,18 @@ test-package-pio: library.json packaging/check_library_json.py packaging/platfor
 	    -o $(PKG_BUILD)/pio/sleep_check -lpthread
 	$(PKG_BUILD)/pio/sleep_check
 	@echo "ok   package: PlatformIO native selection builds and runs"
+
+pkg_empty :=
+pkg_space := $(pkg_empty) $(pkg_empty)
+PKG_PARTS := $(shell sed -n 's/^\#define ASYNCIO_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$$/\2/p' asyncio.h)
+test-package-version: asyncio.h README.md CHANGELOG.md
+	@[ -n "$(PKG_VERSION)" ] || { echo "asyncio.h: no ASYNCIO_VERSION" >&2; exit 1; }
+	@[ "$(subst $(pkg_space),.,$(strip $(PKG_PARTS)))" = "$(PKG_VERSION)" ] || \
+	    { echo "asyncio.h: ASYNCIO_VERSION $(PKG_VERSION) but MAJOR/MINOR/PATCH say $(PKG_PARTS)" >&2; exit 1; }
+	@grep -q '^Version $(PKG_VERSION) ' README.md || \
+	    { echo "README.md: no 'Version $(PKG_VERSION)' line" >&2; exit 1; }
+	@grep -q '^## \[$(PKG_VERSION)\]' CHANGELOG.md || \
+	    { echo "CHANGELOG.md: no '## [$(PKG_VERSION)]' section" >&2; exit 1; }
+	@echo "ok   package: version $(PKG_VERSION) in asyncio.h, README.md, CHANGELOG.md"
 
 TEST_TARGETS += test-package
