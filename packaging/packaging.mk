@@ -23,6 +23,7 @@
 #                            and run sleep_check
 #     test-package-version   asyncio.h's ASYNCIO_VERSION is the one README.md
 #                            and CHANGELOG.md name, and the parts agree
+#   make spdx-check     every tracked source file has its SPDX line
 
 PKG_BUILD   := $(BUILD)/package
 PKG_VERSION := $(shell sed -n 's/^\#define ASYNCIO_VERSION "\(.*\)"/\1/p' asyncio.h)
@@ -129,5 +130,11 @@ test-package-version: asyncio.h README.md CHANGELOG.md
 	@grep -q '^## \[$(PKG_VERSION)\]' CHANGELOG.md || \
 	    { echo "CHANGELOG.md: no '## [$(PKG_VERSION)]' section" >&2; exit 1; }
 	@echo "ok   package: version $(PKG_VERSION) in asyncio.h, README.md, CHANGELOG.md"
+
+# Every tracked source file carries its SPDX-License-Identifier line
+# (tools/spdx.sh adds them; this only checks).
+.PHONY: spdx-check
+spdx-check:
+	@bash tools/spdx.sh --check
 
 TEST_TARGETS += test-package
