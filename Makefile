@@ -51,6 +51,7 @@ include bench/bench_arm.mk
 include tests/sync.mk
 include tests/check.mk
 include fuzz/fuzz.mk
+include packaging/packaging.mk
 -include local.mk
 
 .PHONY: all demo test test-host test-poll test-compile-fail test-strict test-nomalloc deps format format-check clean help FORCE

@@ -136,6 +136,12 @@
 #ifndef ASYNCIO_H
 #define ASYNCIO_H
 
+/* The library's version (semantic versioning; CHANGELOG.md). */
+#define ASYNCIO_VERSION_MAJOR 0
+#define ASYNCIO_VERSION_MINOR 1
+#define ASYNCIO_VERSION_PATCH 0
+#define ASYNCIO_VERSION "0.1.0"
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -5,7 +5,6 @@
 #
 #   tools/deps.sh          what `make demo` and `make test` need
 #   tools/deps.sh bench    plus what `make bench` compares against
-#   tools/deps.sh cmake    plus CMake (the packaging tests)
 #
 # Package names differ between releases (clang's runtime libraries are
 # libclang-rt-dev on newer ones, libclang-rt-NN-dev or
@@ -15,10 +14,10 @@ set -e
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 needs=(gcc g++ clang make libcriterion-dev clang-format gcc-arm-none-eabi libnewlib-arm-none-eabi
-       qemu-system-arm python3 valgrind libmbedtls-dev openssl binutils
+       qemu-system-arm python3 valgrind libmbedtls-dev openssl binutils cmake
        "libclang-rt-dev|libclang-rt-14-dev|libclang-common-14-dev|libclang-common-15-dev")
 case "${1:-}" in
-bench) needs+=(libuv1-dev python3) ;;
+bench) needs+=(libuv1-dev) ;;
 esac
 
 sudo=
