@@ -30,7 +30,8 @@ TEST_LIBS := $(TLS_LIBS) -lcriterion -lpthread
 #   fuzz         libFuzzer instrumentation (fuzz/fuzz.mk)
 # Test builds also check, at run time, that every loop call comes from the
 # loop's thread (ASYNCIO_CHECK_THREAD, where the core offers it).
-TEST_DEFS       := -DASYNCIO_STREAM_TLS -DASYNCIO_CHECK_THREAD
+# They also build the debugging aids: task dump, trace hooks (ASYNCIO_TRACE).
+TEST_DEFS       := -DASYNCIO_STREAM_TLS -DASYNCIO_CHECK_THREAD -DASYNCIO_TRACE
 VARIANTS        := gcc clang poll
 VARIANT_CC_gcc   := gcc
 VARIANT_CC_clang := clang
