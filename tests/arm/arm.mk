@@ -45,8 +45,10 @@ ARM_DEPS    := asyncio.h port_openmv.c port_openmv.h tests/arm/openmv.h tests/ar
 # basic_basepri, tickless_basepri
 #            basic and tickless with BASEPRI critical sections
 # tickless_ref  tickless with SysTick on the board's 1 MHz reference clock
+# dump       the task dump (asyncio_dump_tasks) through semihosting, the core
+#            built with ASYNCIO_DEBUG (ARM_CORE_dump)
 ARM_IMAGES := basic basic_ext irq irq_lose blink tickless irq_basepri irq_lose_basepri \
-              basic_basepri tickless_basepri tickless_ref
+              basic_basepri tickless_basepri tickless_ref dump
 # (its camera runs off a 1 ms SysTick: built without tickless idle)
 ARM_IRQ_PORT := -DASYNCIO_OPENMV_SYSTICK_HANDLER=asyncio_openmv_systick_unused \
                 '-DASYNCIO_OPENMV_BEFORE_WFI()=test_before_wfi()' -DASYNCIO_OPENMV_TICKLESS=0
@@ -91,6 +93,11 @@ ARM_DEFS_irq_lose_basepri := -DLOSE_WAKE $(ARM_BASEPRI)
 ARM_PORT_irq_lose_basepri := $(ARM_IRQ_PORT) $(ARM_BASEPRI)
 ARM_EXP_irq_lose_basepri  := tests/arm/test_irq_lose_basepri.expected
 ARM_STATUS_irq_lose_basepri := 124
+ARM_SRC_dump       := tests/arm/test_dump.c
+ARM_DEFS_dump      := -DASYNCIO_DEBUG
+ARM_PORT_dump      := -DASYNCIO_DEBUG
+ARM_CORE_dump      := $(ARM_BUILD)/core-debug.o
+ARM_EXP_dump       := tests/arm/test_dump.expected
 
 # Also run on the host's clock (no -icount): checks and exit status only.
 ARM_REALTIME := basic irq irq_basepri
@@ -124,16 +131,22 @@ $(ARM_BUILD)/core.o: src/asyncio.c asyncio.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_CORE_DEFS) -c $< -o $@
 
+# The same with the debugging aids (the task dump), for the images that use them.
+$(ARM_BUILD)/core-debug.o: src/asyncio.c asyncio.h tests/arm/arm.mk | deps
+	@mkdir -p $(dir $@)
+	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_CORE_DEFS) -DASYNCIO_DEBUG -c $< -o $@
+
 # One image: the port built with the image's defines (and openmv.h forced in,
-# so its declarations and the port's must agree), the program, the core, the
-# runtime.
+# so its declarations and the port's must agree), the program, the core
+# (ARM_CORE_<image>, or the shared one), the runtime.
 define arm_image
-$(ARM_BUILD)/$(1).elf: $(ARM_SRC_$(1)) $(ARM_BUILD)/rt.o $(ARM_BUILD)/core.o $(ARM_DEPS) | deps
+$(ARM_BUILD)/$(1).elf: $(ARM_SRC_$(1)) $(ARM_BUILD)/rt.o $(or $(ARM_CORE_$(1)),$(ARM_BUILD)/core.o) $(ARM_DEPS) | deps
 	@mkdir -p $$(dir $$@)
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -include tests/arm/openmv.h $(ARM_PORT_$(1)) \
 	    -c port_openmv.c -o $(ARM_BUILD)/$(1)-port.o
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_DEFS_$(1)) $(ARM_SRC_$(1)) \
-	    $(ARM_BUILD)/$(1)-port.o $(ARM_BUILD)/core.o $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) $(ARM_LIBS) -o $$@
+	    $(ARM_BUILD)/$(1)-port.o $(or $(ARM_CORE_$(1)),$(ARM_BUILD)/core.o) $(ARM_BUILD)/rt.o \
+	    $(ARM_LDFLAGS) $(ARM_LIBS) -o $$@
 endef
 $(foreach i,$(ARM_IMAGES),$(eval $(call arm_image,$(i))))
 
