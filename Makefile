@@ -141,7 +141,9 @@ test-strict: | deps
 	    -I. -c $$f -o /dev/null; \
 	g++ -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wold-style-cast -Werror -x c++ -I. -c $$f -o /dev/null; \
 	gcc $(STRICT_C) -DASYNCIO_STRICT -I. -c $$f -o /dev/null; \
-	echo "strict: every macro builds clean under gcc, clang, arm-none-eabi-gcc (-Wcast-align), g++ -std=c++17"
+	gcc $(STRICT_C) -DASYNCIO_TRACE -I. -c $$f -o /dev/null; \
+	g++ -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wold-style-cast -Werror -DASYNCIO_TRACE -x c++ -I. -c $$f -o /dev/null; \
+	echo "strict: every macro builds clean under gcc, clang, arm-none-eabi-gcc (-Wcast-align), g++ -std=c++17 (also with ASYNCIO_TRACE)"
 
 # The core never allocates: its object file references no allocator.
 test-nomalloc: $(BUILD)/gcc/lib/asyncio.o

@@ -566,7 +566,7 @@ void asyncio_io_forget(asyncio_io *io);
  *                    FUNCTION on 32-bit, none per task or frame), and every
  *                    await on an object (Lock, flag, Event, task, and any
  *                    primitive built on ASYNCIO_AWAIT_ON_) records what it
- *                    waits on in a static per await site (16 B).
+ *                    waits on in a static per await site (12 B).
  *   -DASYNCIO_TRACE  (implies ASYNCIO_DEBUG) the trace hooks below call the
  *                    table set with asyncio_trace_set(); tools/trace/ has a
  *                    recorder writing a Chrome / Perfetto timeline.
