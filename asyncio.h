@@ -623,9 +623,12 @@ unsigned asyncio_coro_where(const asyncio_coro *co, const char **name, const cha
 void asyncio_coro_register(asyncio_coro_info *info, asyncio_fn fn, const char *name,
                            const char *file);
 
-/* Private: called by the macros. */
-void asyncio_debug_register_(asyncio_coro_info *info, asyncio_fn fn);
-void asyncio_debug_site_(asyncio_coro_info *info, asyncio_await_site *site);
+/* Private: called by the macros (the values travel as arguments, not as
+ * initialisers, whose commas would split an enclosing macro's arguments). */
+void asyncio_debug_register_(asyncio_coro_info *info, asyncio_fn fn, const char *name,
+                             const char *file);
+void asyncio_debug_site_(asyncio_coro_info *info, asyncio_await_site *site, const char *kind,
+                         unsigned line, int on_value);
 #endif
 
 #ifdef ASYNCIO_TRACE
@@ -752,14 +755,14 @@ static inline void asyncio_ignore_(int r) { (void)r; }
  * "Debugging"). Without: nothing. */
 #ifdef ASYNCIO_DEBUG
 #define ASYNCIO_DEBUG_BEGIN_                                                                       \
-    static asyncio_coro_info asyncio_info_ = {__func__, __FILE__, 0, 0, 0};                        \
+    static asyncio_coro_info asyncio_info_;                                                        \
     if (!asyncio_info_.fn)                                                                         \
-        asyncio_debug_register_(&asyncio_info_, asyncio_co_->fn);
+        asyncio_debug_register_(&asyncio_info_, asyncio_co_->fn, __func__, __FILE__);
 #define ASYNCIO_DEBUG_SITE_(kind, on_value)                                                        \
     {                                                                                              \
-        static asyncio_await_site asyncio_site_ = {kind, 0, __LINE__, on_value, 0};                \
+        static asyncio_await_site asyncio_site_;                                                   \
         if (!asyncio_site_.linked)                                                                 \
-            asyncio_debug_site_(&asyncio_info_, &asyncio_site_);                                   \
+            asyncio_debug_site_(&asyncio_info_, &asyncio_site_, kind, __LINE__, on_value);         \
     }
 #else
 #define ASYNCIO_DEBUG_BEGIN_
@@ -2842,8 +2845,11 @@ void asyncio_loop_call_exception_handler(asyncio_loop *loop, const asyncio_conte
 
 static asyncio_coro_info *asyncio_infos_; /* registered coroutine functions */
 
-void asyncio_debug_register_(asyncio_coro_info *info, asyncio_fn fn)
+void asyncio_debug_register_(asyncio_coro_info *info, asyncio_fn fn, const char *name,
+                             const char *file)
 {
+    info->name = name;
+    info->file = file;
     info->fn = fn;
     info->next = asyncio_infos_;
     asyncio_infos_ = info;
@@ -2852,14 +2858,16 @@ void asyncio_debug_register_(asyncio_coro_info *info, asyncio_fn fn)
 void asyncio_coro_register(asyncio_coro_info *info, asyncio_fn fn, const char *name,
                            const char *file)
 {
-    info->name = name;
-    info->file = file;
     info->sites = NULL;
-    asyncio_debug_register_(info, fn);
+    asyncio_debug_register_(info, fn, name, file);
 }
 
-void asyncio_debug_site_(asyncio_coro_info *info, asyncio_await_site *site)
+void asyncio_debug_site_(asyncio_coro_info *info, asyncio_await_site *site, const char *kind,
+                         unsigned line, int on_value)
 {
+    site->kind = kind;
+    site->line = (uint16_t)line;
+    site->on_value = (uint8_t)on_value;
     site->linked = 1;
     site->next = info->sites;
     info->sites = site;
