@@ -574,6 +574,17 @@ void asyncio_io_forget(asyncio_io *io);
  * Or, without either, define the ASYNCIO_TRACE_* macros yourself where the
  * core is compiled (as FreeRTOS's trace macros): see "Trace hooks" in the
  * implementation. Undefined, they are nothing.
+ *
+ * Neither option changes a struct, so files built with and without them
+ * link together safely: a body compiled without ASYNCIO_DEBUG is shown by
+ * its function's address, an await of it as "wait queue <addr>".
+ *
+ * A new primitive gets its "waits on" name for free when its await macro is
+ * built on ASYNCIO_AWAIT_ON_(T, obj, ...) (the dump prints T without its
+ * "asyncio_" prefix and the object's address); one built directly on
+ * ASYNCIO_AWAIT_LEAF_ names itself with ASYNCIO_DEBUG_SITE_("asyncio_x", 0)
+ * placed before the leaf (as ASYNCIO_AWAIT_EVENT does; 0: print the wait
+ * queue's address).
  */
 #if defined(ASYNCIO_TRACE) && !defined(ASYNCIO_DEBUG)
 #define ASYNCIO_DEBUG
@@ -615,11 +626,13 @@ typedef int (*asyncio_print_fn)(void *ctx, const char *line);
 int asyncio_dump_tasks(asyncio_print_fn print, void *ctx);
 
 /* Where a coroutine is: its function's registered name and file (NULL when
- * its body never ran in a build with ASYNCIO_DEBUG) and its resume line. */
+ * its body never ran in a build with ASYNCIO_DEBUG) and its resume line (0:
+ * not started, leaving or done; `name`, `file` may be NULL). Loop thread. */
 unsigned asyncio_coro_where(const asyncio_coro *co, const char **name, const char **file);
 
 /* Register a coroutine function by hand (a hand-written body, or to name a
- * task before its first run); `info` must stay alive (static). */
+ * task before its first run); `info` must stay alive (static). Loop thread,
+ * once per `info`. */
 void asyncio_coro_register(asyncio_coro_info *info, asyncio_fn fn, const char *name,
                            const char *file);
 
