@@ -30,7 +30,8 @@ TEST_LIBS := $(TLS_LIBS) -lcriterion -lpthread
 #   fuzz         libFuzzer instrumentation (fuzz/fuzz.mk)
 # Test builds also check, at run time, that every loop call comes from the
 # loop's thread (ASYNCIO_CHECK_THREAD, where the core offers it).
-TEST_DEFS       := -DASYNCIO_STREAM_TLS -DASYNCIO_CHECK_THREAD
+# They also build the debugging aids: task dump, trace hooks (ASYNCIO_TRACE).
+TEST_DEFS       := -DASYNCIO_STREAM_TLS -DASYNCIO_CHECK_THREAD -DASYNCIO_TRACE
 VARIANTS        := gcc clang poll
 VARIANT_CC_gcc   := gcc
 VARIANT_CC_clang := clang
@@ -141,7 +142,9 @@ test-strict: | deps
 	    -I. -c $$f -o /dev/null; \
 	g++ -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wold-style-cast -Werror -x c++ -I. -c $$f -o /dev/null; \
 	gcc $(STRICT_C) -DASYNCIO_STRICT -I. -c $$f -o /dev/null; \
-	echo "strict: every macro builds clean under gcc, clang, arm-none-eabi-gcc (-Wcast-align), g++ -std=c++17"
+	gcc $(STRICT_C) -DASYNCIO_TRACE -I. -c $$f -o /dev/null; \
+	g++ -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wold-style-cast -Werror -DASYNCIO_TRACE -x c++ -I. -c $$f -o /dev/null; \
+	echo "strict: every macro builds clean under gcc, clang, arm-none-eabi-gcc (-Wcast-align), g++ -std=c++17 (also with ASYNCIO_TRACE)"
 
 # The core never allocates: its object file references no allocator.
 test-nomalloc: $(BUILD)/gcc/lib/asyncio.o

@@ -840,6 +840,133 @@ void asyncio_io_ready(asyncio_io *io, unsigned events);
 void asyncio_io_forget(asyncio_io *io);
 
 /* ======================================================================== */
+/* Debugging: task dump, coroutine names, trace hooks                        */
+/* ======================================================================== */
+/*
+ * Off by default (the core and the macros then compile exactly as without
+ * this section). Build the core AND your coroutines with:
+ *
+ *   -DASYNCIO_DEBUG  asyncio_dump_tasks() and asyncio_coro_where(); every
+ *                    coroutine body records its function name (__func__) and
+ *                    file (__FILE__) in a static of its own, linked into a
+ *                    registry on its first resume (RAM: 20 B per coroutine
+ *                    FUNCTION on 32-bit, none per task or frame), and every
+ *                    await on an object (Lock, flag, Event, task, and any
+ *                    primitive built on ASYNCIO_AWAIT_ON_) records what it
+ *                    waits on in a static per await site (12 B).
+ *   -DASYNCIO_TRACE  (implies ASYNCIO_DEBUG) the trace hooks below call the
+ *                    table set with asyncio_trace_set(); tools/trace/ has a
+ *                    recorder writing a Chrome / Perfetto timeline.
+ *
+ * Or, without either, define the ASYNCIO_TRACE_* macros yourself where the
+ * core is compiled (as FreeRTOS's trace macros): see "Trace hooks" in the
+ * implementation. Undefined, they are nothing.
+ *
+ * Neither option changes a struct, so files built with and without them
+ * link together safely: a body compiled without ASYNCIO_DEBUG is shown by
+ * its function's address, an await of it as "wait queue <addr>".
+ *
+ * A new primitive gets its "waits on" name for free when its await macro is
+ * built on ASYNCIO_AWAIT_ON_(T, obj, ...) (the dump prints T without its
+ * "asyncio_" prefix and the object's address); one built directly on
+ * ASYNCIO_AWAIT_LEAF_ names itself with ASYNCIO_DEBUG_SITE_("asyncio_x", 0)
+ * placed before the leaf (as ASYNCIO_AWAIT_EVENT does; 0: print the wait
+ * queue's address).
+ */
+#if defined(ASYNCIO_TRACE) && !defined(ASYNCIO_DEBUG)
+#define ASYNCIO_DEBUG
+#endif
+
+#ifdef ASYNCIO_DEBUG
+/* One coroutine function, as its body registers itself (private fields). */
+typedef struct asyncio_await_site {
+    const char *kind;                /* "asyncio_lock", "asyncio_event", ... */
+    struct asyncio_await_site *next; /* the function's other sites */
+    uint16_t line;                   /* the await's resume point */
+    uint8_t on_value;                /* the object is in the frame's value slot */
+    uint8_t linked;
+} asyncio_await_site;
+
+typedef struct asyncio_coro_info {
+    const char *name, *file;
+    asyncio_fn fn;
+    struct asyncio_coro_info *next;
+    asyncio_await_site *sites;
+} asyncio_coro_info;
+
+/* The dump's output: called once per line (no newline); non-zero stops. */
+typedef int (*asyncio_print_fn)(void *ctx, const char *line);
+
+/*
+ * Print every live task of the loop: the running one, the runnable ones
+ * (run-queue order), the sleeping ones (timer-heap order), the waiting ones
+ * (oldest parked first). Per task a header line
+ *     task <addr> <root fn>: <state>[: <waits on>][, cancel pending]
+ * then one line per coroutine of its await chain, root to innermost:
+ *     <file>:<line> <fn>
+ * (the README's "Debugging" section lists every field). Returns the number
+ * of tasks printed, or the first non-zero value `print` returned. Reads the
+ * loop without changing it: call it from a task, between runs, or from a
+ * debugger; not from an interrupt (it would race the loop). No allocation;
+ * each line is formatted in a 160-byte buffer on the stack.
+ */
+int asyncio_dump_tasks(asyncio_print_fn print, void *ctx);
+
+/* Where a coroutine is: its function's registered name and file (NULL when
+ * its body never ran in a build with ASYNCIO_DEBUG) and its resume line (0:
+ * not started, leaving or done; `name`, `file` may be NULL). Loop thread. */
+unsigned asyncio_coro_where(const asyncio_coro *co, const char **name, const char **file);
+
+/* Register a coroutine function by hand (a hand-written body, or to name a
+ * task before its first run); `info` must stay alive (static). Loop thread,
+ * once per `info`. */
+void asyncio_coro_register(asyncio_coro_info *info, asyncio_fn fn, const char *name,
+                           const char *file);
+
+/* Private: called by the macros (the values travel as arguments, not as
+ * initialisers, whose commas would split an enclosing macro's arguments). */
+void asyncio_debug_register_(asyncio_coro_info *info, asyncio_fn fn, const char *name,
+                             const char *file);
+void asyncio_debug_site_(asyncio_coro_info *info, asyncio_await_site *site, const char *kind,
+                         unsigned line, int on_value);
+#endif
+
+#ifdef ASYNCIO_TRACE
+/*
+ * The trace hooks, as a table of callbacks (any may be NULL). `ctx` is
+ * passed back. flag_set runs wherever asyncio_flag_set() is called (an
+ * interrupt, a signal handler, another thread): it must be IRQ-safe. Every
+ * other hook runs on the loop's thread:
+ *   task_created   create_task scheduled `t`
+ *   task_resumed   the loop steps `t` (its body runs next; or, when `t` is
+ *                  already done, its unretrieved error goes to the
+ *                  exception handler, and no suspended / done follows)
+ *   task_suspended its body returned pending (asyncio_task_line(t) and
+ *                  asyncio_coro_where() tell where); `done` follows if it
+ *                  parked nowhere (ECORRUPT)
+ *   task_done      `t` ended with `err` (0 = success)
+ *   idle_enter     nothing runnable: the loop waits up to `timeout_ms`
+ *                  (-1: no limit) ...
+ *   idle_exit      ... and is back
+ */
+typedef struct asyncio_trace_hooks {
+    void *ctx;
+    void (*task_created)(void *ctx, asyncio_task *t);
+    void (*task_resumed)(void *ctx, asyncio_task *t);
+    void (*task_suspended)(void *ctx, asyncio_task *t);
+    void (*task_done)(void *ctx, asyncio_task *t, int err);
+    void (*flag_set)(void *ctx, asyncio_flag *f);
+    void (*idle_enter)(void *ctx, int32_t timeout_ms);
+    void (*idle_exit)(void *ctx);
+} asyncio_trace_hooks;
+
+/* Install `hooks` (NULL: none). Loop thread, while no flag is being set
+ * elsewhere (set it before interrupts or threads start). The table must
+ * stay alive while installed. */
+void asyncio_trace_set(const asyncio_trace_hooks *hooks);
+#endif
+
+/* ======================================================================== */
 /* Values, casts and results the macros use (private)                        */
 /* ======================================================================== */
 #ifdef __cplusplus
@@ -923,6 +1050,25 @@ static inline void asyncio_ignore_(int r) { (void)r; }
  * members; the frame is always the header's own object.) */
 #define ASYNCIO_FRAME(type, co) ASYNCIO_CAST_(type *, ASYNCIO_CAST_(void *, co))
 
+/* With ASYNCIO_DEBUG: a body registers its function's name and file on its
+ * first resume, an await on an object what it waits on (asyncio.h's
+ * "Debugging"). Without: nothing. */
+#ifdef ASYNCIO_DEBUG
+#define ASYNCIO_DEBUG_BEGIN_                                                                       \
+    static asyncio_coro_info asyncio_info_;                                                        \
+    if (!asyncio_info_.fn)                                                                         \
+        asyncio_debug_register_(&asyncio_info_, asyncio_co_->fn, __func__, __FILE__);
+#define ASYNCIO_DEBUG_SITE_(kind, on_value)                                                        \
+    {                                                                                              \
+        static asyncio_await_site asyncio_site_;                                                   \
+        if (!asyncio_site_.linked)                                                                 \
+            asyncio_debug_site_(&asyncio_info_, &asyncio_site_, kind, __LINE__, on_value);         \
+    }
+#else
+#define ASYNCIO_DEBUG_BEGIN_
+#define ASYNCIO_DEBUG_SITE_(kind, on_value)
+#endif
+
 /*
  * Open the body of coroutine `co` (an asyncio_coro *). The body is one
  * `switch` on the resume point. Shadowing enums tell the macros, at compile
@@ -941,6 +1087,7 @@ static inline void asyncio_ignore_(int r) { (void)r; }
     };                                                                                             \
     (void)asyncio_err_;                                                                            \
     (void)asyncio_result_;                                                                         \
+    ASYNCIO_DEBUG_BEGIN_                                                                           \
     asyncio_dispatch_:                                                                             \
     switch (asyncio_co_->line) {                                                                   \
     case ASYNCIO_LINE_DONE: return asyncio_co_->err; /* finished: every later call says how */     \
@@ -1159,6 +1306,7 @@ static inline void asyncio_ignore_(int r) { (void)r; }
 /* The same with any start / finish expressions of ASYNCIO_ARG_(T). */
 #define ASYNCIO_AWAIT_OBJ_(T, obj, start, finish)                                                  \
     do {                                                                                           \
+        ASYNCIO_DEBUG_SITE_(#T, 1)                                                                 \
         asyncio_co_->value = asyncio_to_value_(obj);                                               \
         ASYNCIO_AWAIT_LEAF_(start, finish);                                                        \
     } while (0)
@@ -1199,7 +1347,15 @@ static inline void asyncio_ignore_(int r) { (void)r; }
 #define ASYNCIO_YIELD ASYNCIO_AWAIT_LEAF_(ASYNCIO_YIELDED_, ASYNCIO_RESUMED_())
 
 /* Event.wait(): returns at once if set. */
+#ifdef ASYNCIO_DEBUG
+#define ASYNCIO_AWAIT_EVENT(e)                                                                     \
+    do {                                                                                           \
+        ASYNCIO_DEBUG_SITE_("asyncio_event", 0)                                                    \
+        ASYNCIO_AWAIT_LEAF_(asyncio_event_wait_start_(e), ASYNCIO_RESUMED_());                     \
+    } while (0)
+#else
 #define ASYNCIO_AWAIT_EVENT(e) ASYNCIO_AWAIT_LEAF_(asyncio_event_wait_start_(e), ASYNCIO_RESUMED_())
+#endif
 
 /* Lock.acquire(): FIFO; a waiter cancelled after the hand-off passes it on. */
 #define ASYNCIO_AWAIT_LOCK(l)                                                                      \
@@ -1361,6 +1517,80 @@ int asyncio_io_wait_start_(asyncio_io *io, unsigned events);
  * moves long before a million rounds (a round takes at least a few ns). */
 #ifndef ASYNCIO_STALL_ROUNDS
 #define ASYNCIO_STALL_ROUNDS 1000000
+#endif
+
+/*
+ * Trace hooks. Each is one statement at one point of the core; defined by
+ * ASYNCIO_TRACE as calls into the asyncio_trace_set() table, by you (before
+ * this point, where the core is compiled) as anything, or else nothing, so
+ * a build without them compiles to the same code as one without hooks.
+ *   ASYNCIO_TRACE_TASK_CREATED(t)    create_task scheduled t
+ *   ASYNCIO_TRACE_TASK_RESUMED(t)    the loop steps t (see asyncio_trace_hooks)
+ *   ASYNCIO_TRACE_TASK_SUSPENDED(t)  t's body returned pending
+ *   ASYNCIO_TRACE_TASK_DONE(t, err)  t ended with err
+ *   ASYNCIO_TRACE_FLAG_SET(f)        asyncio_flag_set(f): IRQ / signal / thread context
+ *   ASYNCIO_TRACE_IDLE_ENTER(ms)     the loop idles up to ms (-1: no limit)
+ *   ASYNCIO_TRACE_IDLE_EXIT()        and is back
+ */
+#ifdef ASYNCIO_TRACE
+static const asyncio_trace_hooks *asyncio_trace_;
+void asyncio_trace_set(const asyncio_trace_hooks *hooks)
+{
+    __atomic_store_n(&asyncio_trace_, hooks, __ATOMIC_RELEASE);
+}
+#define ASYNCIO_TRACE_CALL_(hook, ...)                                                             \
+    do {                                                                                           \
+        const asyncio_trace_hooks *h_ = __atomic_load_n(&asyncio_trace_, __ATOMIC_ACQUIRE);        \
+        if (h_ && h_->hook)                                                                        \
+            h_->hook(h_->ctx, __VA_ARGS__);                                                        \
+    } while (0)
+#ifndef ASYNCIO_TRACE_TASK_CREATED
+#define ASYNCIO_TRACE_TASK_CREATED(t) ASYNCIO_TRACE_CALL_(task_created, t)
+#endif
+#ifndef ASYNCIO_TRACE_TASK_RESUMED
+#define ASYNCIO_TRACE_TASK_RESUMED(t) ASYNCIO_TRACE_CALL_(task_resumed, t)
+#endif
+#ifndef ASYNCIO_TRACE_TASK_SUSPENDED
+#define ASYNCIO_TRACE_TASK_SUSPENDED(t) ASYNCIO_TRACE_CALL_(task_suspended, t)
+#endif
+#ifndef ASYNCIO_TRACE_TASK_DONE
+#define ASYNCIO_TRACE_TASK_DONE(t, err) ASYNCIO_TRACE_CALL_(task_done, t, err)
+#endif
+#ifndef ASYNCIO_TRACE_FLAG_SET
+#define ASYNCIO_TRACE_FLAG_SET(f) ASYNCIO_TRACE_CALL_(flag_set, f)
+#endif
+#ifndef ASYNCIO_TRACE_IDLE_ENTER
+#define ASYNCIO_TRACE_IDLE_ENTER(ms) ASYNCIO_TRACE_CALL_(idle_enter, ms)
+#endif
+#ifndef ASYNCIO_TRACE_IDLE_EXIT
+#define ASYNCIO_TRACE_IDLE_EXIT()                                                                  \
+    do {                                                                                           \
+        const asyncio_trace_hooks *h_ = __atomic_load_n(&asyncio_trace_, __ATOMIC_ACQUIRE);        \
+        if (h_ && h_->idle_exit)                                                                   \
+            h_->idle_exit(h_->ctx);                                                                \
+    } while (0)
+#endif
+#endif /* ASYNCIO_TRACE */
+#ifndef ASYNCIO_TRACE_TASK_CREATED
+#define ASYNCIO_TRACE_TASK_CREATED(t) ((void)0)
+#endif
+#ifndef ASYNCIO_TRACE_TASK_RESUMED
+#define ASYNCIO_TRACE_TASK_RESUMED(t) ((void)0)
+#endif
+#ifndef ASYNCIO_TRACE_TASK_SUSPENDED
+#define ASYNCIO_TRACE_TASK_SUSPENDED(t) ((void)0)
+#endif
+#ifndef ASYNCIO_TRACE_TASK_DONE
+#define ASYNCIO_TRACE_TASK_DONE(t, err) ((void)0)
+#endif
+#ifndef ASYNCIO_TRACE_FLAG_SET
+#define ASYNCIO_TRACE_FLAG_SET(f) ((void)0)
+#endif
+#ifndef ASYNCIO_TRACE_IDLE_ENTER
+#define ASYNCIO_TRACE_IDLE_ENTER(ms) ((void)0)
+#endif
+#ifndef ASYNCIO_TRACE_IDLE_EXIT
+#define ASYNCIO_TRACE_IDLE_EXIT() ((void)0)
 #endif
 
 /* Where a task is (asyncio_task.where). */
@@ -1860,6 +2090,7 @@ int asyncio_create_task(asyncio_task *t, asyncio_coro *coro)
     }
     asyncio_task_start_(t, coro);
     asyncio_runq_push_(t);
+    ASYNCIO_TRACE_TASK_CREATED(t);
     return ASYNCIO_OK;
 }
 
@@ -1949,6 +2180,7 @@ static void asyncio_gather_notify_(asyncio_gather_state *g, asyncio_task *t);
 static void asyncio_task_finish_(asyncio_task *t, int err)
 {
     int awaited = (t == asyncio_L_.main);
+    ASYNCIO_TRACE_TASK_DONE(t, err);
     t->state = ASYNCIO_TASK_DONE;
     t->flags &= (uint8_t)~ASYNCIO_F_CANCEL_;
     if (t->flags & ASYNCIO_F_GATHERED_) {
@@ -2013,9 +2245,11 @@ static int asyncio_step_(asyncio_task *t)
     asyncio_coro *co = t->coro;
     int r;
     asyncio_running_ = t;
+    ASYNCIO_TRACE_TASK_RESUMED(t);
     if (!(t->flags & (ASYNCIO_F_REPORT_ | ASYNCIO_F_CANCEL_))) {
         r = co->fn(co);
         if (r == ASYNCIO_YIELDED_ && !(t->flags & ASYNCIO_F_CANCEL_)) {
+            ASYNCIO_TRACE_TASK_SUSPENDED(t);
             asyncio_runq_push_(t); /* sleep(0): back of the queue */
             return 0;
         }
@@ -2034,12 +2268,14 @@ static int asyncio_step_(asyncio_task *t)
      * the await would have at its start. */
     while (r == ASYNCIO_YIELDED_) {
         if (!(t->flags & ASYNCIO_F_CANCEL_)) {
+            ASYNCIO_TRACE_TASK_SUSPENDED(t);
             asyncio_runq_push_(t);
             return 0;
         }
         r = co->fn(co);
     }
     if (r == ASYNCIO_PENDING) {
+        ASYNCIO_TRACE_TASK_SUSPENDED(t);
         if (t->where != ASYNCIO_IN_NONE_)
             return 0;
         /* Suspended without parking anywhere: it would be lost forever. */
@@ -2301,6 +2537,7 @@ void asyncio_flag_set(asyncio_flag *f)
     ASYNCIO_BARRIER_();
     __atomic_store_n(&f->state, 1, ASYNCIO_RELEASE_);
     ASYNCIO_BARRIER_();
+    ASYNCIO_TRACE_FLAG_SET(f);
     asyncio_port_wake();
 }
 
@@ -3338,7 +3575,9 @@ static int asyncio_idle_(void)
                (!asyncio_L_.main || asyncio_L_.main->state == ASYNCIO_TASK_DONE)) {
         return 0;
     }
+    ASYNCIO_TRACE_IDLE_ENTER(timeout);
     asyncio_port_wait(timeout);
+    ASYNCIO_TRACE_IDLE_EXIT();
     return 1;
 }
 
@@ -3554,5 +3793,299 @@ void asyncio_loop_call_exception_handler(asyncio_loop *loop, const asyncio_conte
     else
         asyncio_loop_default_exception_handler(loop, ctx);
 }
+
+#ifdef ASYNCIO_DEBUG
+/* ------------------------------------------------------------------------ */
+/* Debugging: the coroutine registry and the task dump                      */
+/*                                                                          */
+/* No registry of tasks: every live task is already reachable. A pending    */
+/* task is in exactly one place: running (loop.current), the run queue, the */
+/* timer heap, or parked (a wait queue or gather: the loop's parked ring).  */
+/* The only exception is run_forever's private stopper, unscheduled until  */
+/* stop(). So the dump costs no RAM per task.                               */
+/* ------------------------------------------------------------------------ */
+
+static asyncio_coro_info *asyncio_infos_; /* registered coroutine functions */
+
+void asyncio_debug_register_(asyncio_coro_info *info, asyncio_fn fn, const char *name,
+                             const char *file)
+{
+    info->name = name;
+    info->file = file;
+    info->fn = fn;
+    info->next = asyncio_infos_;
+    asyncio_infos_ = info;
+}
+
+void asyncio_coro_register(asyncio_coro_info *info, asyncio_fn fn, const char *name,
+                           const char *file)
+{
+    info->sites = NULL;
+    asyncio_debug_register_(info, fn, name, file);
+}
+
+void asyncio_debug_site_(asyncio_coro_info *info, asyncio_await_site *site, const char *kind,
+                         unsigned line, int on_value)
+{
+    site->kind = kind;
+    site->line = (uint16_t)line;
+    site->on_value = (uint8_t)on_value;
+    site->linked = 1;
+    site->next = info->sites;
+    info->sites = site;
+}
+
+static const asyncio_coro_info *asyncio_info_of_(asyncio_fn fn)
+{
+    const asyncio_coro_info *i;
+    for (i = asyncio_infos_; i; i = i->next)
+        if (i->fn == fn)
+            return i;
+    return NULL;
+}
+
+unsigned asyncio_coro_where(const asyncio_coro *co, const char **name, const char **file)
+{
+    const asyncio_coro_info *i = co ? asyncio_info_of_(co->fn) : NULL;
+    if (name)
+        *name = i ? i->name : NULL;
+    if (file)
+        *file = i ? i->file : NULL;
+    return asyncio_suspended_at_(co) ? co->line : 0;
+}
+
+/* One line of the dump, formatted without stdio (freestanding targets). */
+typedef struct asyncio_dump_line_ {
+    char buf[160];
+    size_t n;
+} asyncio_dump_line_;
+
+static void asyncio_put_(asyncio_dump_line_ *l, const char *s)
+{
+    while (*s && l->n < sizeof l->buf - 1)
+        l->buf[l->n++] = *s++;
+    l->buf[l->n] = '\0';
+}
+
+static void asyncio_put_num_(asyncio_dump_line_ *l, uintptr_t v, unsigned base)
+{
+    char d[2 * sizeof v + 1];
+    size_t i = sizeof d - 1;
+    d[i] = '\0';
+    do {
+        d[--i] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    asyncio_put_(l, d + i);
+}
+
+static void asyncio_put_int_(asyncio_dump_line_ *l, long v)
+{
+    if (v < 0)
+        asyncio_put_(l, "-");
+    asyncio_put_num_(l, v < 0 ? (uintptr_t)(-(v + 1)) + 1u : (uintptr_t)v, 10);
+}
+
+static void asyncio_put_ptr_(asyncio_dump_line_ *l, uintptr_t p)
+{
+    asyncio_put_(l, "0x");
+    asyncio_put_num_(l, p, 16);
+}
+
+/* A coroutine's function: its registered name, else its address. */
+static void asyncio_put_fn_(asyncio_dump_line_ *l, const asyncio_coro *co)
+{
+    const asyncio_coro_info *i = asyncio_info_of_(co->fn);
+    if (i) {
+        asyncio_put_(l, i->name);
+        return;
+    }
+    asyncio_put_(l, "fn ");
+    asyncio_put_ptr_(l, (uintptr_t)co->fn);
+}
+
+/* The coroutine a task really waits in: the innermost of its await chain. */
+static const asyncio_coro *asyncio_innermost_(const asyncio_coro *co)
+{
+    while (asyncio_suspended_at_(co->child))
+        co = co->child;
+    return co;
+}
+
+/* A type's name without its "asyncio_" prefix: "lock", "event", "flag". */
+static const char *asyncio_kind_name_(const char *kind)
+{
+    const char *p = "asyncio_", *k = kind;
+    while (*p && *k == *p) {
+        p++;
+        k++;
+    }
+    return *p ? kind : k;
+}
+
+/* What a parked task waits on (the task is ASYNCIO_IN_WAITQ_). */
+static void asyncio_put_waits_on_(asyncio_dump_line_ *l, const asyncio_task *t)
+{
+    const asyncio_coro *in = asyncio_innermost_(t->coro);
+    const asyncio_waitq *q = t->link.wait.queue;
+    const asyncio_coro_info *i = asyncio_info_of_(in->fn);
+    const asyncio_await_site *s;
+    unsigned kind = t->flags & ASYNCIO_F_QUEUE_KIND_;
+    if (!q) {
+        const asyncio_gather_state *g = (const asyncio_gather_state *)(const void *)in;
+        asyncio_put_(l, "gather");
+        if (in->fn == asyncio_gather_fn_) {
+            asyncio_put_(l, " (");
+            asyncio_put_num_(l, g->remaining, 10);
+            asyncio_put_(l, " of ");
+            asyncio_put_num_(l, g->n, 10);
+            asyncio_put_(l, " tasks pending)");
+        }
+        return;
+    }
+    if (kind == ASYNCIO_F_ON_TASK_) {
+        const asyncio_task *a = asyncio_awaited_by_(t);
+        asyncio_put_(l, "task ");
+        asyncio_put_ptr_(l, (uintptr_t)a);
+        asyncio_put_(l, " ");
+        asyncio_put_fn_(l, a->coro);
+        return;
+    }
+    if (kind == ASYNCIO_F_ON_READ_ || kind == ASYNCIO_F_ON_WRITE_) {
+        const asyncio_io *io =
+            (const asyncio_io *)(const void *)((const char *)q -
+                                               (kind == ASYNCIO_F_ON_READ_
+                                                    ? offsetof(asyncio_io, readers)
+                                                    : offsetof(asyncio_io, writers)));
+        asyncio_put_(l, "I/O fd ");
+        asyncio_put_int_(l, io->fd);
+        asyncio_put_(l, kind == ASYNCIO_F_ON_READ_ ? " read" : " write");
+        return;
+    }
+    /* Any other wait queue: the await site says what it is (its macro
+     * recorded the object's type), the frame's value slot which object. */
+    for (s = i ? i->sites : NULL; s; s = s->next)
+        if (s->line == in->line)
+            break;
+    if (!s) {
+        asyncio_put_(l, "wait queue ");
+        asyncio_put_ptr_(l, (uintptr_t)q);
+        return;
+    }
+    asyncio_put_(l, asyncio_kind_name_(s->kind));
+    asyncio_put_(l, " ");
+    asyncio_put_ptr_(l, s->on_value ? (uintptr_t)in->value : (uintptr_t)q);
+}
+
+/* One task: its header line, then its await chain. */
+static int asyncio_dump_task_(asyncio_print_fn print, void *ctx, const asyncio_task *t,
+                              uint32_t now)
+{
+    asyncio_dump_line_ l;
+    const asyncio_coro *co = t->coro;
+    int r;
+    l.n = 0;
+    asyncio_put_(&l, "task ");
+    asyncio_put_ptr_(&l, (uintptr_t)t);
+    asyncio_put_(&l, " ");
+    asyncio_put_fn_(&l, co);
+    asyncio_put_(&l, ": ");
+    if (t->state == ASYNCIO_TASK_DONE) {
+        asyncio_put_(&l, "done, error not yet reported: ");
+        asyncio_put_(&l, asyncio_strerror(co->err));
+        asyncio_put_(&l, " (");
+        asyncio_put_int_(&l, co->err);
+        asyncio_put_(&l, ")");
+    } else if (t == asyncio_running_) {
+        asyncio_put_(&l, "running");
+    } else if (t->where == ASYNCIO_IN_RUNQ_) {
+        asyncio_put_(&l, co->line == 0 ? "runnable, not started" : "runnable");
+    } else if (t->where == ASYNCIO_IN_HEAP_) {
+        asyncio_put_(&l, "sleeping: until tick ");
+        asyncio_put_num_(&l, t->aux.timer.key, 10);
+        asyncio_put_(&l, " (in ");
+        asyncio_put_int_(&l, asyncio_ticks_diff(t->aux.timer.key, now));
+        asyncio_put_(&l, " ms)");
+    } else {
+        asyncio_put_(&l, "waiting: ");
+        asyncio_put_waits_on_(&l, t);
+    }
+    if (t->state == ASYNCIO_TASK_PENDING && (t->flags & ASYNCIO_F_CANCEL_))
+        asyncio_put_(&l, (t->flags & ASYNCIO_F_REINIT_) ? ", frame reset (EREINIT) pending"
+                                                        : ", cancel pending");
+    if ((r = print(ctx, l.buf)) != 0)
+        return r;
+    for (; t->state == ASYNCIO_TASK_PENDING && asyncio_suspended_at_(co);
+         co = asyncio_suspended_at_(co->child) ? co->child : NULL) {
+        const asyncio_coro_info *i = asyncio_info_of_(co->fn);
+        l.n = 0;
+        asyncio_put_(&l, "    ");
+        asyncio_put_(&l, i ? i->file : "?");
+        asyncio_put_(&l, ":");
+        asyncio_put_num_(&l, co->line, 10);
+        asyncio_put_(&l, " ");
+        asyncio_put_fn_(&l, co);
+        if ((r = print(ctx, l.buf)) != 0)
+            return r;
+    }
+    return 0;
+}
+
+/* The timer heap in preorder, without a stack: a node's prev is its parent
+ * when it is the first child, else its left sibling. */
+static const asyncio_task *asyncio_heap_next_(const asyncio_task *t)
+{
+    if (t->link.heap.child)
+        return t->link.heap.child;
+    while (t) {
+        if (t->link.heap.sibling)
+            return t->link.heap.sibling;
+        while (t->link.heap.prev && t->link.heap.prev->link.heap.child != t)
+            t = t->link.heap.prev;
+        t = t->link.heap.prev;
+    }
+    return NULL;
+}
+
+int asyncio_dump_tasks(asyncio_print_fn print, void *ctx)
+{
+    const asyncio_task *t, *cur = asyncio_running_;
+    const asyncio_link *p;
+    uint32_t now;
+    int n = 0, r;
+    asyncio_dump_line_ l;
+    if (!print)
+        return ASYNCIO_EINVAL;
+    asyncio_ready_loop_();
+    now = asyncio_port_ticks_ms();
+    l.n = 0;
+    asyncio_put_(&l, "asyncio tasks at tick ");
+    asyncio_put_num_(&l, now, 10);
+    if ((r = print(ctx, l.buf)) != 0)
+        return r;
+#define ASYNCIO_DUMP_ONE_(task)                                                                    \
+    do {                                                                                           \
+        if ((r = asyncio_dump_task_(print, ctx, (task), now)) != 0)                                \
+            return r;                                                                              \
+        n++;                                                                                       \
+    } while (0)
+    if (cur && cur->state == ASYNCIO_TASK_PENDING)
+        ASYNCIO_DUMP_ONE_(cur);
+    for (t = asyncio_L_.run_head; t; t = t->link.run.next)
+        if (t != cur)
+            ASYNCIO_DUMP_ONE_(t);
+    for (t = asyncio_L_.heap; t; t = asyncio_heap_next_(t))
+        if (t != cur)
+            ASYNCIO_DUMP_ONE_(t);
+    for (p = asyncio_L_.parked.prev; p && p != &asyncio_L_.parked; p = p->prev) {
+        t = (const asyncio_task *)(const void *)((const char *)p -
+                                                 offsetof(asyncio_task, aux.parked));
+        if (t != cur)
+            ASYNCIO_DUMP_ONE_(t);
+    }
+#undef ASYNCIO_DUMP_ONE_
+    return n;
+}
+#endif /* ASYNCIO_DEBUG */
 
 #endif /* ASYNCIO_IMPLEMENTATION */

@@ -16,10 +16,11 @@
  * On POSIX an LED is simulated: each change is printed with the loop's
  * clock. (examples/openmv/ holds the version for the camera's real LEDs.)
  *
- * Run: build/examples/blink [--virtual]   (10 s in real time)
+ * Run: build/examples/blink [--virtual] [--trace FILE]   (10 s in real time)
  */
 #define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "example_args.h"
 #include "port_posix.h"
 
 #include <stdio.h>
@@ -94,8 +95,7 @@ int main(int argc, char **argv)
     static asyncio_task task;
     static struct main_frame frame;
     int err;
-    if (argc > 1 && strcmp(argv[1], "--virtual") == 0)
-        asyncio_posix_virtual_time(1, 0);
+    example_args(&argc, argv); /* --virtual, --trace FILE */
     setvbuf(stdout, NULL, _IOLBF, 0);
     start_ms = asyncio_ticks_ms();
     frame.led1 = &led1;

@@ -22,11 +22,12 @@
  * sets the flag every 33 ms of virtual time instead: the task's wake-up
  * path is the same, and the output is exact.
  *
- * Run: build/examples/camera_loop [--virtual]   (1 s in real time)
+ * Run: build/examples/camera_loop [--virtual] [--trace FILE]   (1 s in real time)
  */
 #define _XOPEN_SOURCE 700      /* setitimer, sigaction */
 #define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "example_args.h"
 #include "port_posix.h"
 
 #include <signal.h>
@@ -176,9 +177,7 @@ int main(int argc, char **argv)
 {
     static asyncio_task task;
     static struct main_frame frame;
-    frame.virtual_time = argc > 1 && strcmp(argv[1], "--virtual") == 0;
-    if (frame.virtual_time)
-        asyncio_posix_virtual_time(1, 0);
+    frame.virtual_time = example_args(&argc, argv); /* --virtual, --trace FILE */
     setvbuf(stdout, NULL, _IOLBF, 0);
     asyncio_flag_init(&frame_ready);
     start_ms = asyncio_ticks_ms();

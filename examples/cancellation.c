@@ -25,10 +25,11 @@
  *             print("timed out")
  *         print(await asyncio.wait_for_ms(slow_op(200), 500))
  *
- * Run: build/examples/cancellation [--virtual]
+ * Run: build/examples/cancellation [--virtual] [--trace FILE]
  */
 #define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "example_args.h"
 #include "port_posix.h"
 
 #include <stdarg.h>
@@ -130,8 +131,7 @@ int main(int argc, char **argv)
 {
     static asyncio_task task;
     static struct main_frame frame;
-    if (argc > 1 && strcmp(argv[1], "--virtual") == 0)
-        asyncio_posix_virtual_time(1, 0);
+    example_args(&argc, argv); /* --virtual, --trace FILE */
     setvbuf(stdout, NULL, _IOLBF, 0);
     start_ms = asyncio_ticks_ms();
     return asyncio_run(&task, asyncio_coro_init(&frame.co, main_fn), NULL) == 0 ? 0 : 1;

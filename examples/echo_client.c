@@ -7,6 +7,7 @@
 #define ASYNCIO_IMPLEMENTATION        /* this file compiles the core ... */
 #define ASYNCIO_STREAM_IMPLEMENTATION /* ... and the streams (stb-style) */
 #include "asyncio_stream.h"
+#include "example_args.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
     static struct client c;
     static asyncio_task t;
     int r;
+    example_args(&argc, argv); /* --trace FILE */
     c.host = argc > 1 ? argv[1] : "127.0.0.1";
     c.port = argc > 2 ? atoi(argv[2]) : 8888;
     c.msg = argc > 3 ? argv[3] : "hello, echo";

@@ -9,6 +9,7 @@
 #define ASYNCIO_IMPLEMENTATION        /* this file compiles the core ... */
 #define ASYNCIO_STREAM_IMPLEMENTATION /* ... and the streams (stb-style) */
 #include "asyncio_stream.h"
+#include "example_args.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
     static asyncio_task t;
     int i, r;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    example_args(&argc, argv); /* --trace FILE */
     m.port = argc > 1 ? atoi(argv[1]) : 8888;
     asyncio_server_init(&server, slots, SLOTS);
     for (i = 0; i < SLOTS; i++)

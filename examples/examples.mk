@@ -4,7 +4,9 @@
 #   make                      builds every examples/*.c that has a main()
 #   make demo [VIRTUAL=1]     runs them in turn (real time, or --virtual)
 #   make test-examples        runs each with --virtual, diffs its output
-#                             (stdout and stderr) with examples/<name>.expected
+#                             (stdout and stderr) with examples/<name>.expected,
+#                             and checks camera_loop --virtual --trace FILE
+#                             (trace-event JSON, one track per task)
 #   make test-readme          compiles every ```c block of README.md
 #
 # An example takes part in the demo and the test when it has an
@@ -22,8 +24,11 @@ EXAMPLE_RUN   := $(filter $(EXAMPLE_NAMES),$(EXAMPLE_RUN))
 EXAMPLE_ORDER := hello_world heartbeat say_after nested sleepy factorial blink camera_loop \
                  cancellation
 EXAMPLE_RUN   := $(filter $(EXAMPLE_RUN),$(EXAMPLE_ORDER)) $(filter-out $(EXAMPLE_ORDER),$(EXAMPLE_RUN))
-EXAMPLE_DEPS  := $(HDRS)
-EXAMPLE_LINK  := port_posix.c
+# Every example accepts --virtual and --trace FILE (examples/example_args.h):
+# the core is built with the trace hooks and linked with the recorder.
+EXAMPLE_DEFS  := -DASYNCIO_TRACE
+EXAMPLE_DEPS  := $(HDRS) examples/example_args.h tools/trace/asyncio_trace.h tools/trace/asyncio_trace.c
+EXAMPLE_LINK  := port_posix.c tools/trace/asyncio_trace.c
 
 DEMO_BINS     += $(addprefix $(BUILD)/examples/,$(EXAMPLE_NAMES))
 DEMO_TARGETS  += demo-examples
@@ -31,7 +36,7 @@ TEST_TARGETS  += test-examples test-readme
 
 $(BUILD)/examples/%: examples/%.c $(EXAMPLE_DEPS) | deps
 	@mkdir -p $(dir $@)
-	$(EXAMPLE_CC) $(STD) $(WARN) $(CFLAGS) -I. $< $(EXAMPLE_LINK) -o $@ $(EXAMPLE_LIBS)
+	$(EXAMPLE_CC) $(STD) $(WARN) $(CFLAGS) $(EXAMPLE_DEFS) -I. $< $(EXAMPLE_LINK) -o $@ $(EXAMPLE_LIBS)
 
 .PHONY: demo-examples test-examples test-readme stream-examples
 
@@ -52,7 +57,12 @@ test-examples: $(addprefix $(BUILD)/examples/,$(EXAMPLE_NAMES))
 	    if [ $$rc -ne 0 ]; then echo "FAIL examples/$$n: exit status $$rc"; fail=1; \
 	    elif ! diff -u examples/$$n.expected $$out; then echo "FAIL examples/$$n: output differs"; fail=1; \
 	    else echo "ok   examples/$$n"; fi; \
-	done; exit $$fail
+	done; \
+	t=$(BUILD)/examples/camera_loop.trace.json; \
+	if timeout 20 $(BUILD)/examples/camera_loop --virtual --trace $$t >/dev/null 2>&1 && \
+	   python3 -m json.tool $$t >/dev/null && python3 tools/trace/check.py $$t 5; \
+	then echo "ok   camera_loop --virtual --trace: trace-event JSON, a track per task"; \
+	else echo "FAIL camera_loop --virtual --trace $$t"; fail=1; fi; exit $$fail
 
 test-readme: README.md tools/readme/check.sh $(HDRS) | deps
 	@CC="$(EXAMPLE_CC)" CFLAGS="$(STD) $(WARN) $(CFLAGS)" bash tools/readme/check.sh README.md $(BUILD)/readme

@@ -14,10 +14,11 @@
  *         print(await asyncio.gather(
  *             factorial('a', 2), factorial('b', 3), factorial('c', 4)))
  *
- * Run: build/examples/factorial [--virtual]
+ * Run: build/examples/factorial [--virtual] [--trace FILE]
  */
 #define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "example_args.h"
 #include "port_posix.h"
 
 #include <stdio.h>
@@ -83,8 +84,7 @@ int main(int argc, char **argv)
 {
     static asyncio_task task;
     static struct main_frame frame;
-    if (argc > 1 && strcmp(argv[1], "--virtual") == 0)
-        asyncio_posix_virtual_time(1, 0);
+    example_args(&argc, argv); /* --virtual, --trace FILE */
     setvbuf(stdout, NULL, _IOLBF, 0);
     return asyncio_run(&task, asyncio_coro_init(&frame.co, main_fn), NULL) == 0 ? 0 : 1;
 }

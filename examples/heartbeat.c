@@ -18,10 +18,11 @@
  * bounds it with wait_for (2 s), which cancels it when the time is up.
  * Each line starts with the loop's clock, in seconds.
  *
- * Run: build/examples/heartbeat [--virtual]
+ * Run: build/examples/heartbeat [--virtual] [--trace FILE]
  */
 #define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "example_args.h"
 #include "port_posix.h"
 
 #include <stdio.h>
@@ -86,8 +87,7 @@ int main(int argc, char **argv)
     static struct main_frame main_frame;
     int err;
 
-    if (argc > 1 && strcmp(argv[1], "--virtual") == 0)
-        asyncio_posix_virtual_time(1, 0); /* exact and instant */
+    example_args(&argc, argv); /* --virtual (exact and instant), --trace FILE */
     setvbuf(stdout, NULL, _IOLBF, 0);
     start_ms = asyncio_ticks_ms();
 

@@ -8,10 +8,11 @@
  *
  *     asyncio.run(main())
  *
- * Run: build/examples/hello_world [--virtual]
+ * Run: build/examples/hello_world [--virtual] [--trace FILE]
  */
 #define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "example_args.h"
 #include "port_posix.h"
 
 #include <stdio.h>
@@ -31,8 +32,7 @@ int main(int argc, char **argv)
 {
     static asyncio_task task;
     static asyncio_coro main_co;
-    if (argc > 1 && strcmp(argv[1], "--virtual") == 0)
-        asyncio_posix_virtual_time(1, 0); /* exact and instant */
+    example_args(&argc, argv); /* --virtual (exact and instant), --trace FILE */
     setvbuf(stdout, NULL, _IOLBF, 0);
     return asyncio_run(&task, asyncio_coro_init(&main_co, main_fn), NULL) == 0 ? 0 : 1;
 }

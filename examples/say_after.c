@@ -14,10 +14,11 @@
  *
  * Times are seconds on the loop's clock since asyncio.run started.
  *
- * Run: build/examples/say_after [--virtual]
+ * Run: build/examples/say_after [--virtual] [--trace FILE]
  */
 #define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "example_args.h"
 #include "port_posix.h"
 
 #include <stdio.h>
@@ -93,8 +94,7 @@ int main(int argc, char **argv)
     static struct main_frame frame;
     int err;
 
-    if (argc > 1 && strcmp(argv[1], "--virtual") == 0)
-        asyncio_posix_virtual_time(1, 0);
+    example_args(&argc, argv); /* --virtual, --trace FILE */
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     puts("-- awaited one after the other");

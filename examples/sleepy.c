@@ -15,10 +15,11 @@
  *         await t2
  *         print('task: ' + str(round(time.time()-start)))    # task: 10
  *
- * Run: build/examples/sleepy [--virtual]   (30 s in real time)
+ * Run: build/examples/sleepy [--virtual] [--trace FILE]   (30 s in real time)
  */
 #define ASYNCIO_IMPLEMENTATION /* this file compiles the core (stb-style) */
 #include "asyncio.h"
+#include "example_args.h"
 #include "port_posix.h"
 
 #include <stdio.h>
@@ -86,8 +87,7 @@ int main(int argc, char **argv)
     static asyncio_task task;
     static struct sleepy frame;
     int err;
-    if (argc > 1 && strcmp(argv[1], "--virtual") == 0)
-        asyncio_posix_virtual_time(1, 0);
+    example_args(&argc, argv); /* --virtual, --trace FILE */
     setvbuf(stdout, NULL, _IOLBF, 0);
     err = asyncio_run(&task, asyncio_coro_init(&frame.co, sleepy_coro_fn), NULL);
     if (!err)

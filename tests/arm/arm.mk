@@ -47,8 +47,10 @@ ARM_DEPS    := asyncio.h asyncio_stream.h port_openmv.c port_openmv.h tests/arm/
 # tickless_ref  tickless with SysTick on the board's 1 MHz reference clock
 # isr_queue  an NVIC-pended interrupt (paced by SysTick) puts 100,000 numbers
 #            into an interrupt-safe queue; then the task stalls: overflow
+# dump       the task dump (asyncio_dump_tasks) through semihosting, the core
+#            built with ASYNCIO_DEBUG (ARM_CORE_dump)
 ARM_IMAGES := basic basic_ext irq irq_lose blink tickless irq_basepri irq_lose_basepri \
-              basic_basepri tickless_basepri tickless_ref isr_queue
+              basic_basepri tickless_basepri tickless_ref isr_queue dump
 # uart       a stream over the UART transport (ASYNCIO_OPENMV_UART) with UART0
 #            on a host socket: 1 MiB echoed each way, an RX ring overflow
 #            reported (ARM_HOST_IMAGES: tests/arm/run_uart.py is the peer)
@@ -109,6 +111,11 @@ ARM_SRC_uart_echo  := examples/openmv/uart_echo.c examples/openmv/qemu_uart_boar
 ARM_DEFS_uart_echo := -DASYNCIO_OPENMV_UART
 ARM_PORT_uart_echo := -DASYNCIO_OPENMV_UART
 ARM_OBJS_uart_echo := $(ARM_BUILD)/stream.o
+ARM_SRC_dump       := tests/arm/test_dump.c
+ARM_DEFS_dump      := -DASYNCIO_DEBUG
+ARM_PORT_dump      := -DASYNCIO_DEBUG
+ARM_CORE_dump      := $(ARM_BUILD)/core-debug.o
+ARM_EXP_dump       := tests/arm/test_dump.expected
 
 # Also run on the host's clock (no -icount): checks and exit status only.
 ARM_REALTIME := basic irq irq_basepri
@@ -154,18 +161,22 @@ $(ARM_BUILD)/core.o: src/asyncio.c asyncio.h tests/arm/arm.mk | deps
 $(ARM_BUILD)/stream.o: src/asyncio_stream.c asyncio_stream.h asyncio.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -c $< -o $@
+# The same with the debugging aids (the task dump), for the images that use them.
+$(ARM_BUILD)/core-debug.o: src/asyncio.c asyncio.h tests/arm/arm.mk | deps
+	@mkdir -p $(dir $@)
+	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_CORE_DEFS) -DASYNCIO_DEBUG -c $< -o $@
 
 # One image: the port built with the image's defines (and openmv.h forced in,
-# so its declarations and the port's must agree), the program, the core, the
-# runtime.
+# so its declarations and the port's must agree), the program, the core
+# (ARM_CORE_<image>, or the shared one), the runtime.
 define arm_image
-$(ARM_BUILD)/$(1).elf: $(ARM_SRC_$(1)) $(ARM_OBJS_$(1)) $(ARM_BUILD)/rt.o $(ARM_BUILD)/core.o $(ARM_DEPS) | deps
+$(ARM_BUILD)/$(1).elf: $(ARM_SRC_$(1)) $(ARM_OBJS_$(1)) $(ARM_BUILD)/rt.o $(or $(ARM_CORE_$(1)),$(ARM_BUILD)/core.o) $(ARM_DEPS) | deps
 	@mkdir -p $$(dir $$@)
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -include tests/arm/openmv.h $(ARM_PORT_$(1)) \
 	    -c port_openmv.c -o $(ARM_BUILD)/$(1)-port.o
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_DEFS_$(1)) $(ARM_SRC_$(1)) \
-	    $(ARM_BUILD)/$(1)-port.o $(ARM_OBJS_$(1)) $(ARM_BUILD)/core.o $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) \
-	    $(ARM_LIBS) -o $$@
+	    $(ARM_BUILD)/$(1)-port.o $(ARM_OBJS_$(1)) $(or $(ARM_CORE_$(1)),$(ARM_BUILD)/core.o) \
+	    $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) $(ARM_LIBS) -o $$@
 endef
 $(foreach i,$(ARM_IMAGES) $(ARM_HOST_IMAGES),$(eval $(call arm_image,$(i))))
 

@@ -1,0 +1,366 @@
+/* The task dump and the trace hooks (ASYNCIO_DEBUG / ASYNCIO_TRACE: the test
+ * builds define ASYNCIO_TRACE). */
+#include "port_posix.h"
+#include "trace.h"
+
+#include <stdint.h>
+
+static void setup(void) { asyncio_posix_virtual_time(1, 1000); }
+TestSuite(debug, .init = setup, .timeout = 10);
+
+/* The dump's lines, collected into the trace. */
+static int collect(void *ctx, const char *line)
+{
+    (void)ctx;
+    trace("%s", line);
+    return 0;
+}
+
+static char expected[8192];
+static size_t expected_len;
+static void expect(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void expect(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    expected_len +=
+        (size_t)vsnprintf(expected + expected_len, sizeof expected - expected_len, fmt, ap);
+    va_end(ap);
+    expected[expected_len++] = '\n';
+    expected[expected_len] = '\0';
+}
+#define P(p) ((unsigned long)(uintptr_t)(p))
+
+/* ---- the scenario's objects and coroutines ---- */
+static asyncio_event ev;
+static asyncio_lock lock;
+static asyncio_flag flag;
+static asyncio_task sleeper_task, ev_task, lock_task, flag_task, await_task, g1_task, g2_task,
+    gather_task, late_task, main_task;
+
+struct nap {
+    asyncio_coro co;
+    int32_t ms;
+};
+static const unsigned NAP_LINE = __LINE__ + 6;
+static int nap_fn(asyncio_coro *co)
+{
+    struct nap *f = ASYNC_FRAME(struct nap, co);
+    ASYNC_BEGIN(co);
+    (void)f;
+    AWAIT_SLEEP_MS(f->ms);
+    ASYNC_END;
+}
+
+struct sleeper {
+    asyncio_coro co;
+    struct nap nap;
+};
+static const unsigned SLEEPER_LINE = __LINE__ + 6;
+static int sleeper_fn(asyncio_coro *co)
+{
+    struct sleeper *f = ASYNC_FRAME(struct sleeper, co);
+    ASYNC_BEGIN(co);
+    f->nap.ms = 500;
+    AWAIT(asyncio_coro_init(&f->nap.co, nap_fn));
+    ASYNC_END;
+}
+
+static const unsigned EV_LINE = __LINE__ + 4;
+static int ev_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_EVENT(&ev);
+    ASYNC_END;
+}
+
+static const unsigned LOCK_LINE = __LINE__ + 4;
+static int lock_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_LOCK(&lock);
+    ASYNC_END;
+}
+
+static const unsigned FLAG_LINE = __LINE__ + 4;
+static int flag_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_FLAG(&flag);
+    ASYNC_END;
+}
+
+static const unsigned AWAIT_LINE = __LINE__ + 4;
+static int await_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_TASK(&sleeper_task);
+    ASYNC_END;
+}
+
+struct gatherer {
+    asyncio_coro co;
+    asyncio_gather_state g;
+    asyncio_task *tasks[2];
+    asyncio_outcome out[2];
+};
+static const unsigned GATHER_LINE = __LINE__ + 7;
+static int gatherer_fn(asyncio_coro *co)
+{
+    struct gatherer *f = ASYNC_FRAME(struct gatherer, co);
+    ASYNC_BEGIN(co);
+    f->tasks[0] = &g1_task;
+    f->tasks[1] = &g2_task;
+    AWAIT(asyncio_gather(&f->g, f->tasks, 2, f->out, 0));
+    ASYNC_END;
+}
+
+static int quick_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    ASYNC_END;
+}
+
+static int late_fn(asyncio_coro *co) /* never runs: not registered */
+{
+    ASYNC_BEGIN(co);
+    ASYNC_END;
+}
+
+static struct sleeper sleeper_f;
+static struct nap g1_f;
+static struct gatherer gather_f;
+static asyncio_coro ev_co, lock_co, flag_co, await_co, g2_co, late_co, main_co;
+static int dumped;
+
+static const unsigned MAIN_LINE = __LINE__ + 17;
+static int main_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    asyncio_event_init(&ev);
+    asyncio_lock_init(&lock);
+    asyncio_flag_init(&flag);
+    AWAIT_LOCK(&lock); /* held by main: lock_fn waits */
+    asyncio_create_task(&sleeper_task, asyncio_coro_init(&sleeper_f.co, sleeper_fn));
+    asyncio_create_task(&ev_task, asyncio_coro_init(&ev_co, ev_fn));
+    asyncio_create_task(&lock_task, asyncio_coro_init(&lock_co, lock_fn));
+    asyncio_create_task(&flag_task, asyncio_coro_init(&flag_co, flag_fn));
+    asyncio_create_task(&await_task, asyncio_coro_init(&await_co, await_fn));
+    g1_f.ms = 300;
+    asyncio_create_task(&g1_task, asyncio_coro_init(&g1_f.co, nap_fn));
+    asyncio_create_task(&g2_task, asyncio_coro_init(&g2_co, quick_fn));
+    asyncio_create_task(&gather_task, asyncio_coro_init(&gather_f.co, gatherer_fn));
+    YIELD; /* every task runs once and parks */
+    asyncio_create_task(&late_task, asyncio_coro_init(&late_co, late_fn));
+    asyncio_ignore_(asyncio_task_cancel(&late_task));
+    dumped = asyncio_dump_tasks(collect, NULL);
+    ASYNC_END;
+}
+
+/* A "task" line and its chain. */
+static void expect_task(asyncio_task *t, const char *name, const char *state)
+{
+    expect("task 0x%lx %s: %s", P(t), name, state);
+}
+static void expect_at(unsigned line, const char *fn) { expect("    %s:%u %s", __FILE__, line, fn); }
+
+Test(debug, dump_names_every_live_task_with_what_it_waits_on_and_where)
+{
+    const char *gname, *gfile;
+    unsigned gline;
+    char buf[128];
+    asyncio_new_event_loop();
+    cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&main_co, main_fn), NULL), 0);
+    gline = asyncio_coro_where(&gather_f.g.co, &gname, &gfile);
+    cr_assert_str_eq(gname, "asyncio_gather_fn_");
+
+    expect("asyncio tasks at tick 1000");
+    expect_task(&main_task, "main_fn", "running");
+    expect_at(MAIN_LINE, "main_fn");
+    snprintf(buf, sizeof buf, "runnable, not started, cancel pending");
+    expect("task 0x%lx fn 0x%lx: %s", P(&late_task), (unsigned long)(uintptr_t)late_fn, buf);
+    expect_task(&g1_task, "nap_fn", "sleeping: until tick 1300 (in 300 ms)");
+    expect_at(NAP_LINE, "nap_fn");
+    expect_task(&sleeper_task, "sleeper_fn", "sleeping: until tick 1500 (in 500 ms)");
+    expect_at(SLEEPER_LINE, "sleeper_fn");
+    expect_at(NAP_LINE, "nap_fn");
+    snprintf(buf, sizeof buf, "waiting: event 0x%lx", P(&ev));
+    expect_task(&ev_task, "ev_fn", buf);
+    expect_at(EV_LINE, "ev_fn");
+    snprintf(buf, sizeof buf, "waiting: lock 0x%lx", P(&lock));
+    expect_task(&lock_task, "lock_fn", buf);
+    expect_at(LOCK_LINE, "lock_fn");
+    snprintf(buf, sizeof buf, "waiting: flag 0x%lx", P(&flag));
+    expect_task(&flag_task, "flag_fn", buf);
+    expect_at(FLAG_LINE, "flag_fn");
+    snprintf(buf, sizeof buf, "waiting: task 0x%lx sleeper_fn", P(&sleeper_task));
+    expect_task(&await_task, "await_fn", buf);
+    expect_at(AWAIT_LINE, "await_fn");
+    expect_task(&gather_task, "gatherer_fn", "waiting: gather (1 of 2 tasks pending)");
+    expect_at(GATHER_LINE, "gatherer_fn");
+    expect("    %s:%u asyncio_gather_fn_", gfile, gline);
+    assert_trace(expected);
+    cr_assert_eq(dumped, 9);
+    asyncio_new_event_loop();
+}
+
+/* The print callback stops the dump with its non-zero value. */
+static int stop_after_two(void *ctx, const char *line)
+{
+    int *n = (int *)ctx;
+    trace("%s", line);
+    return ++*n == 2 ? 7 : 0;
+}
+
+static asyncio_task two_tasks[2];
+static asyncio_coro two_cos[2];
+Test(debug, dump_stops_when_print_returns_non_zero)
+{
+    int n = 0;
+    asyncio_new_event_loop();
+    cr_assert_eq(asyncio_create_task(&two_tasks[0], asyncio_coro_init(&two_cos[0], quick_fn)), 0);
+    cr_assert_eq(asyncio_create_task(&two_tasks[1], asyncio_coro_init(&two_cos[1], quick_fn)), 0);
+    cr_assert_eq(asyncio_dump_tasks(stop_after_two, &n), 7);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(asyncio_dump_tasks(NULL, NULL), ASYNCIO_EINVAL);
+    asyncio_new_event_loop();
+    trace_len = 0;
+    cr_assert_eq(asyncio_dump_tasks(collect, NULL), 0); /* a fresh loop: no task */
+    assert_trace("asyncio tasks at tick 1000\n");
+}
+
+/* A failed task nobody awaited is live until its report pass: it shows as
+ * done, with its error. */
+static int fail_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    ASYNC_RAISE(ASYNCIO_EUSER(5));
+    ASYNC_END;
+}
+static asyncio_task fail_task, fail_main_task;
+static asyncio_coro fail_co, fail_main_co;
+static const unsigned FAIL_MAIN_LINE = __LINE__ + 5;
+static int fail_main_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    asyncio_create_task(&fail_task, asyncio_coro_init(&fail_co, fail_fn));
+    YIELD;
+    asyncio_dump_tasks(collect, NULL);
+    ASYNC_END;
+}
+static void quiet(asyncio_loop *loop, const asyncio_context *ctx)
+{
+    (void)loop;
+    (void)ctx;
+}
+Test(debug, dump_shows_a_failed_task_waiting_for_its_report)
+{
+    char buf[512];
+    asyncio_loop *loop = asyncio_new_event_loop();
+    asyncio_loop_set_exception_handler(loop, quiet);
+    cr_assert_eq(asyncio_run(&fail_main_task, asyncio_coro_init(&fail_main_co, fail_main_fn), NULL),
+                 0);
+    snprintf(buf, sizeof buf,
+             "asyncio tasks at tick 1000\n"
+             "task 0x%lx fail_main_fn: running\n"
+             "    %s:%u fail_main_fn\n"
+             "task 0x%lx fail_fn: done, error not yet reported: application error (-2005)\n",
+             P(&fail_main_task), __FILE__, FAIL_MAIN_LINE, P(&fail_task));
+    assert_trace(buf);
+    asyncio_new_event_loop();
+}
+
+/* ---- trace hooks ---- */
+static const char *task_name(asyncio_task *t)
+{
+    const char *name;
+    asyncio_coro_where(t->coro, &name, NULL);
+    return name ? name : "?";
+}
+static void on_created(void *ctx, asyncio_task *t)
+{
+    (void)ctx;
+    trace("created %s", task_name(t));
+}
+static void on_resumed(void *ctx, asyncio_task *t)
+{
+    (void)ctx;
+    trace("resumed %s", task_name(t));
+}
+static void on_suspended(void *ctx, asyncio_task *t)
+{
+    (void)ctx;
+    trace("suspended %s at line %u", task_name(t), asyncio_task_line(t));
+}
+static void on_done(void *ctx, asyncio_task *t, int err)
+{
+    (void)ctx;
+    trace("done %s %d", task_name(t), err);
+}
+static void on_flag(void *ctx, asyncio_flag *f)
+{
+    trace("flag set %s", f == (asyncio_flag *)ctx ? "(the flag)" : "?");
+}
+static void on_idle_enter(void *ctx, int32_t ms)
+{
+    (void)ctx;
+    trace("idle %d ms at %u", (int)ms, asyncio_ticks_ms());
+}
+static void on_idle_exit(void *ctx)
+{
+    (void)ctx;
+    trace("awake at %u", asyncio_ticks_ms());
+}
+
+static const unsigned SETTER_LINE = __LINE__ + 4;
+static int setter_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_SLEEP_MS(20);
+    asyncio_flag_set(&flag);
+    ASYNC_END;
+}
+static asyncio_task setter_task, hook_main_task;
+static asyncio_coro setter_co, hook_main_co, hook_flag_co;
+static const unsigned HOOK_MAIN_LINE = __LINE__ + 5;
+static int hook_main_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    asyncio_create_task(&setter_task, asyncio_coro_init(&setter_co, setter_fn));
+    AWAIT(asyncio_coro_init(&hook_flag_co, flag_fn));
+    ASYNC_RAISE(ASYNCIO_EUSER(1));
+    ASYNC_END;
+}
+
+Test(debug, hooks_see_create_resume_suspend_done_flag_and_idle)
+{
+    asyncio_trace_hooks hooks = {&flag,   on_created, on_resumed,    on_suspended,
+                                 on_done, on_flag,    on_idle_enter, on_idle_exit};
+    char buf[1024];
+    asyncio_new_event_loop();
+    asyncio_flag_init(&flag);
+    asyncio_trace_set(&hooks);
+    cr_assert_eq(asyncio_run(&hook_main_task, asyncio_coro_init(&hook_main_co, hook_main_fn), NULL),
+                 ASYNCIO_EUSER(1));
+    asyncio_trace_set(NULL);
+    /* A task's name is its root coroutine's function, known once its body
+     * has run (registered on its first resume): "?" before. */
+    snprintf(buf, sizeof buf,
+             "created ?\n"
+             "resumed ?\n"
+             "created ?\n"
+             "suspended hook_main_fn at line %u\n"
+             "resumed ?\n"
+             "suspended setter_fn at line %u\n"
+             "idle 20 ms at 1000\n"
+             "awake at 1020\n"
+             "resumed setter_fn\n"
+             "flag set (the flag)\n"
+             "done setter_fn 0\n"
+             "resumed hook_main_fn\n"
+             "done hook_main_fn -2001\n",
+             FLAG_LINE, SETTER_LINE);
+    (void)HOOK_MAIN_LINE;
+    assert_trace(buf);
+    asyncio_new_event_loop();
+}
