@@ -1614,6 +1614,8 @@ struct asyncio_loop {
     asyncio_flag *armed;               /* flags that have a waiter */
     asyncio_link parked;               /* ring of every parked task (wait queues, gather) */
     unsigned io_watched;               /* descriptors the port watches */
+    uint8_t work; /* timers, armed flags or watched descriptors may exist: look (a hint, set
+                     when one is added, recomputed by the loop when it looks) */
     asyncio_exception_handler handler;
     uint32_t seq;
     uint8_t gen;
@@ -1858,6 +1860,7 @@ static void asyncio_heap_push_(asyncio_task *t, uint32_t wake)
     t->aux.timer.seq = asyncio_L_.seq++;
     t->link.heap.child = t->link.heap.sibling = t->link.heap.prev = NULL;
     asyncio_L_.heap = asyncio_heap_meld_(asyncio_L_.heap, t);
+    asyncio_L_.work = 1;
 }
 
 static asyncio_task *asyncio_heap_pop_(void)
@@ -2563,6 +2566,7 @@ int asyncio_flag_wait_start_(asyncio_flag *f, asyncio_value *result)
     if (!f->is_armed) {
         f->armed = asyncio_L_.armed;
         asyncio_L_.armed = f;
+        asyncio_L_.work = 1;
         f->is_armed = 1;
     }
     return ASYNCIO_PENDING;
@@ -3253,6 +3257,7 @@ static int asyncio_io_rewatch_(asyncio_io *io)
     r = asyncio_port_io_watch(io, want);
     if (r == ASYNCIO_OK) {
         asyncio_L_.io_watched += (want != 0) - (io->watching != 0);
+        asyncio_L_.work = 1;
         io->watching = want;
     }
     return r;
@@ -3589,14 +3594,14 @@ static void asyncio_run_loop_(void)
         asyncio_task *t;
         /* One test for the three kinds of work that can wake a task (most
          * steps of a busy loop have none of them). */
-        if (((uintptr_t)asyncio_L_.armed | (uintptr_t)asyncio_L_.heap | asyncio_L_.io_watched) !=
-            0) {
+        if (asyncio_L_.work) {
             if (asyncio_L_.armed)
                 asyncio_poll_flags_();
             if (asyncio_L_.io_watched)
                 asyncio_port_wait(0); /* I/O readiness, polled every step as MicroPython does */
             if (asyncio_L_.heap)
                 asyncio_expire_timers_();
+            asyncio_L_.work = asyncio_L_.armed || asyncio_L_.heap || asyncio_L_.io_watched;
         }
         t = asyncio_runq_pop_();
         if (!t) {

@@ -41,6 +41,17 @@ static int yielder_fn(asyncio_coro *co)
     ASYNC_END;
 }
 
+/* The same with sleep(0), which must cost about what YIELD does. */
+static int sleeper0_fn(asyncio_coro *co)
+{
+    struct yielder *f = (struct yielder *)co;
+    ASYNC_BEGIN(co);
+    for (f->i = 0; f->i < M_; f->i++)
+        AWAIT_SLEEP_MS(0);
+    ASYNC_END;
+}
+static asyncio_fn switch_fn_ = yielder_fn;
+
 static struct yielder *ys;
 static asyncio_task *yts;
 static long N_;
@@ -50,7 +61,7 @@ static int spawn_fn(asyncio_coro *co)
     long i;
     ASYNC_BEGIN(co);
     for (i = 0; i < N_; i++)
-        asyncio_create_task(&yts[i], asyncio_coro_init(&ys[i].co, yielder_fn));
+        asyncio_create_task(&yts[i], asyncio_coro_init(&ys[i].co, switch_fn_));
     AWAIT_TASK(&yts[N_ - 1]); /* the last one ends last */
     ASYNC_END;
 }
@@ -261,7 +272,10 @@ int main(int argc, char **argv)
     double v = -1;
     if (!strcmp(mode, "switch"))
         v = bench_switch(a, b);
-    else if (!strcmp(mode, "bare"))
+    else if (!strcmp(mode, "sleep0")) {
+        switch_fn_ = sleeper0_fn;
+        v = bench_switch(a, b);
+    } else if (!strcmp(mode, "bare"))
         v = bench_bare(a, b);
     else if (!strcmp(mode, "event")) {
         rounds_ = a;
@@ -277,7 +291,7 @@ int main(int argc, char **argv)
     else if (!strcmp(mode, "timers"))
         v = bench_timers(a);
     else {
-        fprintf(stderr, "usage: bench switch|bare N M | event|lock|flag R | timers N\n");
+        fprintf(stderr, "usage: bench switch|sleep0|bare N M | event|lock|flag R | timers N\n");
         return 2;
     }
     printf("%.3f\n", v);
