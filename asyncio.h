@@ -61,13 +61,22 @@
  * Errors are values. Every await either succeeds or yields a negative
  * error code (ASYNCIO_ECANCELLED, ASYNCIO_ETIMEDOUT, -errno, ...). By default
  * an error propagates: the coroutine stops, runs its ASYNC_FINALLY section if
- * it has one, and returns the error to whoever awaits it. To handle an error
- * yourself (Python's try/except), wrap the await in ASYNC_TRY and look at
- * AWAIT_ERROR:
+ * it has one, and returns the error to whoever awaits it. To handle errors
+ * yourself (Python's try/except), around any number of awaits:
  *
- *     ASYNC_TRY(AWAIT_SLEEP_MS(1000));
- *     if (AWAIT_ERROR == ASYNCIO_ECANCELLED)
- *         puts("cancelled, but I carry on");       // cancellation ignored
+ *     ASYNC_TRY_BLOCK {
+ *         AWAIT_SLEEP_MS(1000);
+ *         AWAIT(say_after(&f->child, 10, "hi"));
+ *     } ASYNC_EXCEPT(ASYNCIO_ECANCELLED) {          // or _EXCEPT_IF(cond), _ANY
+ *         puts("cancelled, but I carry on");       // ASYNC_RERAISE to pass it on
+ *     } ASYNC_TRY_END;
+ *
+ * or, for one await, ASYNC_TRY(AWAIT_SLEEP_MS(1000)); then test AWAIT_ERROR.
+ * Python's `async with lock:` is
+ *
+ *     ASYNC_WITH_LOCK(&f->lock) {
+ *         ...                                      // released however it ends
+ *     } ASYNC_WITH_END(&f->lock);
  *
  * Every wait is also a coroutine object (an asyncio_op kept in the frame),
  * so wait_for and gather take it directly; Python's
@@ -83,11 +92,15 @@
  *     release_things(f);             // may await; ASYNC_ERROR says why
  *     ASYNC_END;
  *
- * Rules of the macro language (the price of having no per-task stack):
- *  - locals do not survive an await: keep them in the frame;
+ * Rules of the macro language (the price of having no per-task stack), and
+ * what catches each (details: "Coroutine macros" below):
+ *  - locals do not survive an await: keep them in the frame (a local
+ *    initialised in the body and live across an await is a compile error);
  *  - one await per source line (two are a compile error: duplicate case);
- *  - no await inside a `switch` of your own (its case labels would clash);
- *  - source files up to 65533 lines (checked at compile time).
+ *  - leave with ASYNC_RETURN / ASYNC_RAISE, never a plain `return`
+ *    (ASYNCIO_ERETURN at run time), no top-level `break` (ASYNCIO_EBREAK);
+ *  - no await inside a `switch` of your own (ASYNCIO_ECORRUPT on resume);
+ *  - source files up to 32767 lines (checked at compile time).
  *
  * ---------------------------------------------------------------------------
  * IRQ SAFETY
