@@ -840,14 +840,13 @@ asyncio_coro *asyncio_wait_for_task_ms(asyncio_wait_for_state *wf, asyncio_task 
 /* One descriptor (a socket on POSIX) that tasks wait on. */
 typedef struct asyncio_io {
     asyncio_waitq readers, writers;
-    struct asyncio_io *watched_next, *watched_prev; /* the loop's watched list */
     int fd;
     unsigned watching; /* events the port watches for it (loop-private) */
 } asyncio_io;
 
 void asyncio_io_init(asyncio_io *io, int fd);
 /* The port calls this from asyncio_port_wait() when `io` is ready: wakes
- * its readers and/or writers, and stops watching what fired for nobody. */
+ * its readers and/or writers, and stops watching what nobody waits for. */
 void asyncio_io_ready(asyncio_io *io, unsigned events);
 /* Stop watching `io` (before closing its descriptor); its waiters are woken
  * and see whatever the descriptor reports next. */
@@ -1627,8 +1626,7 @@ struct asyncio_loop {
     asyncio_task *main;                /* run_until_complete returns when it ends */
     asyncio_flag *armed;               /* flags that have a waiter */
     asyncio_link parked;               /* ring of every parked task (wait queues, gather) */
-    unsigned io_watched;               /* descriptors the port watches ... */
-    asyncio_io *watched;               /* ... and the list of them */
+    unsigned io_watched;               /* descriptors the port watches */
     uint8_t work; /* timers, armed flags or watched descriptors may exist: look (a hint, set
                      when one is added, recomputed by the loop when it looks) */
     asyncio_exception_handler handler;
@@ -3261,52 +3259,21 @@ void asyncio_io_init(asyncio_io *io, int fd)
     io->watching = 0;
 }
 
-/*
- * What the port watches for a descriptor. It is widened as soon as a task
- * waits for an event, and kept when the waiters go: most come back at once
- * (a reader reads, then waits to read again), so telling the port twice per
- * message (epoll_ctl DEL, then ADD) would cost two system calls for nothing.
- * It is narrowed when an event fires that nobody waits for (asyncio_io_ready)
- * and dropped by asyncio_io_forget() and loop resets, which find every
- * watched descriptor on the loop's list.
- */
-static int asyncio_io_set_watch_(asyncio_io *io, unsigned events)
-{
-    int r;
-    if (events == io->watching)
-        return ASYNCIO_OK;
-    r = asyncio_port_io_watch(io, events);
-    if (r != ASYNCIO_OK)
-        return r;
-    if (!io->watching) { /* now watched: on the list */
-        io->watched_prev = NULL;
-        io->watched_next = asyncio_L_.watched;
-        if (asyncio_L_.watched)
-            asyncio_L_.watched->watched_prev = io;
-        asyncio_L_.watched = io;
-        asyncio_L_.io_watched++;
-        asyncio_L_.work = 1;
-    } else if (!events) { /* no longer watched: off the list */
-        if (io->watched_prev)
-            io->watched_prev->watched_next = io->watched_next;
-        else
-            asyncio_L_.watched = io->watched_next;
-        if (io->watched_next)
-            io->watched_next->watched_prev = io->watched_prev;
-        asyncio_L_.io_watched--;
-    }
-    io->watching = events;
-    return ASYNCIO_OK;
-}
-
-/* Watch at least the events somebody waits for. */
+/* Ask the port to watch exactly the events somebody waits for. */
 static int asyncio_io_rewatch_(asyncio_io *io)
 {
     unsigned want =
         (io->readers.tail ? ASYNCIO_IO_READ : 0u) | (io->writers.tail ? ASYNCIO_IO_WRITE : 0u);
-    if ((want & ~io->watching) == 0)
-        return ASYNCIO_OK;
-    return asyncio_io_set_watch_(io, io->watching | want);
+    int r = ASYNCIO_OK;
+    if (want == io->watching)
+        return r;
+    r = asyncio_port_io_watch(io, want);
+    if (r == ASYNCIO_OK) {
+        asyncio_L_.io_watched += (want != 0) - (io->watching != 0);
+        asyncio_L_.work = 1;
+        io->watching = want;
+    }
+    return r;
 }
 
 int asyncio_io_wait_start_(asyncio_io *io, unsigned events)
@@ -3330,41 +3297,14 @@ int asyncio_io_wait_start_(asyncio_io *io, unsigned events)
 
 void asyncio_io_ready(asyncio_io *io, unsigned events)
 {
-    unsigned idle = 0; /* events that fired for nobody: stop watching them */
-    if (events & ASYNCIO_IO_READ) {
-        if (!io->readers.tail)
-            idle |= ASYNCIO_IO_READ;
+    if (events & ASYNCIO_IO_READ)
         asyncio_waitq_wake_all_(&io->readers);
-    }
-    if (events & ASYNCIO_IO_WRITE) {
-        if (!io->writers.tail)
-            idle |= ASYNCIO_IO_WRITE;
+    if (events & ASYNCIO_IO_WRITE)
         asyncio_waitq_wake_all_(&io->writers);
-    }
-    if (idle & io->watching)
-        asyncio_ignore_(asyncio_io_set_watch_(io, io->watching & ~idle));
+    asyncio_io_rewatch_(io);
 }
 
-/* Does a task wait on a descriptor? Those watched for nobody (kept, see
- * asyncio_io_set_watch_) stop being watched here: the loop is about to
- * decide that nothing can wake a task any more. */
-static int asyncio_io_waited_for_(void)
-{
-    asyncio_io *io = asyncio_L_.watched, *next;
-    for (; io; io = next) {
-        next = io->watched_next;
-        if (!io->readers.tail && !io->writers.tail)
-            asyncio_ignore_(asyncio_io_set_watch_(io, 0));
-    }
-    return asyncio_L_.io_watched != 0;
-}
-
-void asyncio_io_forget(asyncio_io *io)
-{
-    asyncio_waitq_wake_all_(&io->readers);
-    asyncio_waitq_wake_all_(&io->writers);
-    asyncio_ignore_(asyncio_io_set_watch_(io, 0));
-}
+void asyncio_io_forget(asyncio_io *io) { asyncio_io_ready(io, ASYNCIO_IO_READ | ASYNCIO_IO_WRITE); }
 
 /* ------------------------------------------------------------------------ */
 /* gather                                                                   */
@@ -3649,9 +3589,8 @@ static int asyncio_idle_(void)
         timeout = asyncio_ticks_diff(asyncio_L_.heap->aux.timer.key, asyncio_port_ticks_ms());
         if (timeout < 0)
             timeout = 0;
-    } else if (!asyncio_L_.armed &&
-               (!asyncio_L_.main || asyncio_L_.main->state == ASYNCIO_TASK_DONE) &&
-               !asyncio_io_waited_for_()) {
+    } else if (!asyncio_L_.armed && !asyncio_L_.io_watched &&
+               (!asyncio_L_.main || asyncio_L_.main->state == ASYNCIO_TASK_DONE)) {
         return 0;
     }
     ASYNCIO_TRACE_IDLE_ENTER(timeout);
@@ -3707,7 +3646,6 @@ static void asyncio_loop_reset_(void)
 {
     asyncio_task *t;
     asyncio_flag *f;
-    asyncio_io *io;
     while ((t = asyncio_runq_pop_()) != NULL)
         asyncio_drop_(t);
     while (asyncio_L_.heap)
@@ -3720,11 +3658,6 @@ static void asyncio_loop_reset_(void)
         asyncio_L_.armed = f->armed;
         f->armed = NULL;
         f->is_armed = 0;
-    }
-    while ((io = asyncio_L_.watched) != NULL) { /* still watched, nobody waiting */
-        asyncio_ignore_(asyncio_port_io_watch(io, 0));
-        asyncio_L_.watched = io->watched_next;
-        io->watching = 0;
     }
     asyncio_L_.run_head = asyncio_L_.run_tail = NULL;
     asyncio_L_.round_mark = NULL;
