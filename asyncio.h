@@ -842,6 +842,7 @@ typedef struct asyncio_io {
     asyncio_waitq readers, writers;
     int fd;
     unsigned watching; /* events the port watches for it (loop-private) */
+    uint8_t port;      /* the port's own state for it (port_posix.c: epoll's) */
 } asyncio_io;
 
 void asyncio_io_init(asyncio_io *io, int fd);
@@ -3257,6 +3258,7 @@ void asyncio_io_init(asyncio_io *io, int fd)
     io->readers.tail = io->writers.tail = NULL;
     io->fd = fd;
     io->watching = 0;
+    io->port = 0;
 }
 
 /* Ask the port to watch exactly the events somebody waits for. */

@@ -165,8 +165,9 @@ int asyncio_transport_wait_flag(asyncio_flag *f);
  * pipes (read from `rfd`, write to `wfd`). Fields are private. */
 typedef struct asyncio_fd_transport {
     asyncio_transport base;
-    asyncio_io io;  /* rfd: reads (and writes when wfd == rfd) */
-    asyncio_io wio; /* wfd when it is another descriptor, else fd -1 */
+    asyncio_io io;     /* rfd: reads (and writes when wfd == rfd) */
+    asyncio_io wio;    /* wfd when it is another descriptor, else fd -1 */
+    uint8_t is_socket; /* writes use send(MSG_NOSIGNAL) */
 } asyncio_fd_transport;
 
 /* Make `t` a transport over descriptors `rfd` (reads) and `wfd` (writes;
@@ -1131,8 +1132,7 @@ static int asyncio_fd_write_(asyncio_transport *tr, const unsigned char *buf, si
     int fd = asyncio_fd_wio_(t)->fd;
     ssize_t r;
     do
-        r = t->wio.fd < 0 && asyncio_fd_is_socket_(fd) ? send(fd, buf, n, ASYNCIO_STREAM_SENDFLAGS_)
-                                                       : write(fd, buf, n);
+        r = t->is_socket ? send(fd, buf, n, ASYNCIO_STREAM_SENDFLAGS_) : write(fd, buf, n);
     while (r < 0 && errno == EINTR);
     return asyncio_fd_outcome_(r, ASYNCIO_AGAIN_WRITE);
 }
@@ -1205,6 +1205,7 @@ int asyncio_fd_transport_init(asyncio_fd_transport *t, int rfd, int wfd)
     asyncio_stream_nonblock_(rfd);
     asyncio_io_init(&t->io, rfd);
     asyncio_io_init(&t->wio, -1);
+    t->is_socket = (uint8_t)(wfd == rfd && asyncio_fd_is_socket_(wfd)); /* asked once */
     if (wfd != rfd) {
         asyncio_stream_nonblock_(wfd);
         asyncio_io_init(&t->wio, wfd);

@@ -187,19 +187,49 @@ static int asyncio_posix_epoll_(void)
     return asyncio_posix_epfd_;
 }
 
-int asyncio_port_io_watch(asyncio_io *io, unsigned events)
+/*
+ * Registrations are one-shot (EPOLLONESHOT): once a descriptor reports, the
+ * kernel disables it, so the usual "stop watching it" that follows costs no
+ * system call, and the next wait re-arms it with one EPOLL_CTL_MOD (instead
+ * of a DEL and an ADD per message). io->port says where it stands:
+ */
+enum { ASYNCIO_EP_NONE_, ASYNCIO_EP_ARMED_, ASYNCIO_EP_SPENT_ };
+
+static int asyncio_posix_ctl_(int epfd, int op, asyncio_io *io, unsigned events)
 {
     struct epoll_event ev;
-    int op, epfd = asyncio_posix_epoll_();
+    ev.events = ((events & ASYNCIO_IO_READ) ? (uint32_t)EPOLLIN : 0u) |
+                ((events & ASYNCIO_IO_WRITE) ? (uint32_t)EPOLLOUT : 0u) | (uint32_t)EPOLLONESHOT;
+    ev.data.ptr = io;
+    return epoll_ctl(epfd, op, io->fd, &ev);
+}
+
+int asyncio_port_io_watch(asyncio_io *io, unsigned events)
+{
+    int r, epfd = asyncio_posix_epoll_();
     if (epfd < 0)
         return ASYNCIO_OSERROR(errno);
-    /* io->watching still holds what is registered now. */
-    op = events == 0 ? EPOLL_CTL_DEL : io->watching == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-    ev.events = ((events & ASYNCIO_IO_READ) ? (uint32_t)EPOLLIN : 0u) |
-                ((events & ASYNCIO_IO_WRITE) ? (uint32_t)EPOLLOUT : 0u);
-    ev.data.ptr = io;
-    if (epoll_ctl(epfd, op, io->fd, &ev) < 0 && !(op == EPOLL_CTL_DEL && errno == EBADF))
+    if (events == 0) {
+        /* A spent registration is disabled already: nothing to do. */
+        if (io->port == ASYNCIO_EP_ARMED_ && asyncio_posix_ctl_(epfd, EPOLL_CTL_DEL, io, 0) < 0 &&
+            errno != EBADF && errno != ENOENT)
+            return ASYNCIO_OSERROR(errno);
+        if (io->port == ASYNCIO_EP_ARMED_)
+            io->port = ASYNCIO_EP_NONE_;
+        return ASYNCIO_OK;
+    }
+    if (io->port == ASYNCIO_EP_NONE_) {
+        r = asyncio_posix_ctl_(epfd, EPOLL_CTL_ADD, io, events);
+        if (r < 0 && errno == EEXIST) /* left registered (disabled) by an earlier io */
+            r = asyncio_posix_ctl_(epfd, EPOLL_CTL_MOD, io, events);
+    } else {
+        r = asyncio_posix_ctl_(epfd, EPOLL_CTL_MOD, io, events);
+        if (r < 0 && errno == ENOENT) /* the descriptor was closed and opened again */
+            r = asyncio_posix_ctl_(epfd, EPOLL_CTL_ADD, io, events);
+    }
+    if (r < 0)
         return ASYNCIO_OSERROR(errno);
+    io->port = ASYNCIO_EP_ARMED_;
     return ASYNCIO_OK;
 }
 
@@ -216,6 +246,7 @@ static int asyncio_posix_io_wait_(int timeout_ms, int *woken)
             *woken |= asyncio_posix_drain_();
             continue;
         }
+        io->port = ASYNCIO_EP_SPENT_; /* one-shot: disabled until re-armed */
         if (e & (EPOLLERR | EPOLLHUP))
             what = ASYNCIO_IO_READ | ASYNCIO_IO_WRITE;
         if (e & EPOLLIN)
@@ -223,6 +254,10 @@ static int asyncio_posix_io_wait_(int timeout_ms, int *woken)
         if (e & EPOLLOUT)
             what |= ASYNCIO_IO_WRITE;
         asyncio_io_ready(io, what);
+        /* Somebody still waits (the other direction): arm it again. */
+        if (io->watching && io->port == ASYNCIO_EP_SPENT_ &&
+            asyncio_posix_ctl_(asyncio_posix_epfd_, EPOLL_CTL_MOD, io, io->watching) == 0)
+            io->port = ASYNCIO_EP_ARMED_;
         ready++;
     }
     return ready;
