@@ -1,0 +1,42 @@
+# tests/coverage.mk -- line and branch coverage of the host suites (gcc
+# --coverage, -O0, gcovr).   Included by the Makefile; not part of make test.
+#
+#   make coverage    build the library and every host suite twice (the epoll
+#                    backend: build/cov/, the poll() backend: build/covpoll/),
+#                    run them, print gcovr's line and branch table per file
+#                    for each backend
+#
+# Counters accumulate across runs: each run starts by deleting the .gcda
+# files of its variant, so the table is that of this run only.
+VARIANTS             += cov covpoll
+VARIANT_CC_cov       := gcc
+VARIANT_CC_covpoll   := gcc
+VARIANT_FLAGS_cov     = -O0 -g --coverage
+VARIANT_FLAGS_covpoll = -O0 -g --coverage -DASYNCIO_POSIX_POLL
+COV_SUITES := $(patsubst tests/%.c,%,$(TEST_SRCS))
+COV_FILTER := --filter 'asyncio\.h' --filter 'asyncio_stream\.h' --filter 'port_posix\.c'
+# The poll() backend's table holds ASYNCIO_POSIX_MAX_IO (256) descriptors:
+# the thousand-connection suite is for epoll only.
+COV_SUITES_cov     := $(COV_SUITES)
+COV_SUITES_covpoll := $(filter-out test_stream_many,$(COV_SUITES))
+
+.PHONY: coverage coverage-deps coverage-run-cov coverage-run-covpoll
+coverage-deps:
+	@bash tools/deps.sh coverage
+
+# $(1): the variant. Runs every suite (failures fail the target), then the table.
+define coverage_run
+coverage-run-$(1): coverage-deps $(addprefix $(BUILD)/$(1)/tests/,$(COV_SUITES_$(1)))
+	@find $(BUILD)/$(1) -name '*.gcda' -delete
+	@bash tools/run_suites.sh $(addprefix $(BUILD)/$(1)/tests/,$(COV_SUITES_$(1))) >$(BUILD)/$(1)/suites.log 2>&1 \
+	  || { grep -E '^FAIL|Assert' $(BUILD)/$(1)/suites.log; exit 1; }
+	@echo "== coverage, $(2): $(words $(COV_SUITES_$(1))) suites passed"
+	@cd $(BUILD)/$(1) && gcovr -r $(CURDIR) $(COV_FILTER) --exclude-unreachable-branches . \
+	  | sed -n '/^File/,$$$$p'
+	@cd $(BUILD)/$(1) && gcovr -r $(CURDIR) $(COV_FILTER) --exclude-unreachable-branches -b . \
+	  | sed -n '/^File/,$$$$p'
+endef
+$(eval $(call coverage_run,cov,epoll backend))
+$(eval $(call coverage_run,covpoll,poll() backend))
+
+coverage: coverage-run-cov coverage-run-covpoll
