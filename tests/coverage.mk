@@ -14,7 +14,7 @@ VARIANT_CC_covpoll   := gcc
 VARIANT_FLAGS_cov     = -O0 -g --coverage
 VARIANT_FLAGS_covpoll = -O0 -g --coverage -DASYNCIO_POSIX_POLL
 COV_SUITES := $(patsubst tests/%.c,%,$(TEST_SRCS))
-COV_FILTER := --filter 'asyncio\.h' --filter 'asyncio_stream\.h' --filter 'port_posix\.c'
+COV_FILTER := --filter 'asyncio\.h\Z' --filter 'asyncio_stream\.h\Z' --filter 'port_posix\.c\Z'
 # The poll() backend's table holds ASYNCIO_POSIX_MAX_IO (256) descriptors:
 # the thousand-connection suite is for epoll only.
 COV_SUITES_cov     := $(COV_SUITES)
@@ -31,12 +31,13 @@ coverage-run-$(1): coverage-deps $(addprefix $(BUILD)/$(1)/tests/,$(COV_SUITES_$
 	@bash tools/run_suites.sh $(addprefix $(BUILD)/$(1)/tests/,$(COV_SUITES_$(1))) >$(BUILD)/$(1)/suites.log 2>&1 \
 	  || { grep -E '^FAIL|Assert' $(BUILD)/$(1)/suites.log; exit 1; }
 	@echo "== coverage, $(2): $(words $(COV_SUITES_$(1))) suites passed"
-	@cd $(BUILD)/$(1) && gcovr -r $(CURDIR) $(COV_FILTER) --exclude-unreachable-branches . \
-	  | sed -n '/^File/,$$$$p'
-	@cd $(BUILD)/$(1) && gcovr -r $(CURDIR) $(COV_FILTER) --exclude-unreachable-branches -b . \
-	  | sed -n '/^File/,$$$$p'
+	@gcovr -r . $(COV_FILTER) --exclude-unreachable-branches --json $(BUILD)/$(1)/coverage.json $(BUILD)/$(1)
+	@gcovr -r . -a $(BUILD)/$(1)/coverage.json | sed -n '/^File/,$$$$p'
+	@gcovr -r . -a $(BUILD)/$(1)/coverage.json -b | sed -n '/^File/,$$$$p'
 endef
 $(eval $(call coverage_run,cov,epoll backend))
 $(eval $(call coverage_run,covpoll,poll() backend))
+# One after the other: gcov writes its files in the working directory.
+coverage-run-covpoll: | coverage-run-cov
 
 coverage: coverage-run-cov coverage-run-covpoll

@@ -29,9 +29,21 @@
 static void setup(void) { asyncio_posix_virtual_time(1, 0); }
 TestSuite(cancel_points, .init = setup, .timeout = 10);
 
-enum kind { K_YIELD, K_TASK, K_EVENT, K_LOCK, K_FLAG, K_IO, K_GET, K_PUT, K_SEM, K_SLEEP };
-static const char *const kind_name[] = {"yield", "task",  "event", "lock",      "flag",
-                                        "io",    "q.get", "q.put", "semaphore", "sleep"};
+enum kind {
+    K_YIELD,
+    K_TASK,
+    K_EVENT,
+    K_LOCK,
+    K_FLAG,
+    K_IO,
+    K_GET,
+    K_PUT,
+    K_SEM,
+    K_SLEEP,
+    K_SLEEP10
+};
+static const char *const kind_name[] = {"yield", "task",  "event",     "lock",  "flag",    "io",
+                                        "q.get", "q.put", "semaphore", "sleep", "sleep 10"};
 
 static enum kind kind;
 static asyncio_task victim_task, parent_task, other_task, done_task;
@@ -82,8 +94,10 @@ static int victim_fn(asyncio_coro *co)
         ASYNC_TRY(AWAIT_QUEUE_PUT(&q, 7));
     else if (kind == K_SEM)
         ASYNC_TRY(AWAIT_SEMAPHORE(&sem));
-    else
+    else if (kind == K_SLEEP)
         ASYNC_TRY(AWAIT_SLEEP_MS(0));
+    else
+        ASYNC_TRY(AWAIT_SLEEP_MS(10));
     f->err = AWAIT_ERROR;
     trace("V: await %s: %s", kind_name[kind], asyncio_strerror(AWAIT_ERROR));
     /* The cancel was consumed: the next await works. */
@@ -191,6 +205,10 @@ Test(cancel_points, acquiring_a_free_semaphore_delivers_a_pending_cancel_and_kee
     run_kind(K_SEM);
 }
 Test(cancel_points, sleep_0_delivers_a_pending_cancel) { run_kind(K_SLEEP); }
+Test(cancel_points, a_sleep_delivers_a_pending_cancel_at_once_not_at_its_deadline)
+{
+    run_kind(K_SLEEP10);
+}
 
 /* ---- a task cancelled while it waits for writability ---- */
 
