@@ -17,6 +17,7 @@
 #include "trace.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <mbedtls/net_sockets.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -415,6 +416,13 @@ Test(tls_faults, a_tls_start_that_fails_at_accept_closes_the_connection_and_runs
 }
 
 static char long_name[400];
+static int count_fds(void)
+{
+    int fd, n = 0;
+    for (fd = 0; fd < 1024; fd++)
+        n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
 static int client_start_main(asyncio_coro *co)
 {
     struct client *c = (struct client *)co;
@@ -433,10 +441,12 @@ static int client_start_main(asyncio_coro *co)
     asyncio_stream_set_tls(&c->a, NULL);
     AWAIT(asyncio_open_connection(&c->a, "127.0.0.1", c->port, NULL));
     trace("plain: fd >= 0: %d", asyncio_stream_fd(&c->a) >= 0);
-    /* a second open_connection on an open stream */
+    /* a second open_connection on an open stream: refused before it makes
+     * a socket (none leaks) */
+    c->i = count_fds();
     ASYNC_TRY(AWAIT(asyncio_open_connection(&c->a, "127.0.0.1", c->port, NULL)));
-    trace("open again: %s, still open: %d", asyncio_stream_strerror(AWAIT_ERROR),
-          asyncio_stream_fd(&c->a) >= 0);
+    trace("open again: %s, still open: %d, descriptors leaked: %d",
+          asyncio_stream_strerror(AWAIT_ERROR), asyncio_stream_fd(&c->a) >= 0, count_fds() - c->i);
     asyncio_stream_close(&c->a);
     /* the server started twice */
     ASYNC_TRY(AWAIT(asyncio_start_server(&srv, on_connect, "127.0.0.1", 0, 5, NULL)));
@@ -460,7 +470,7 @@ Test(tls_faults, a_tls_start_that_fails_at_connect_leaves_the_stream_closed)
                  "bad name: TLS error, fd -1\n"
                  "handler ran\n"
                  "plain: fd >= 0: 1\n"
-                 "open again: busy, still open: 1\n"
+                 "open again: busy, still open: 1, descriptors leaked: 0\n"
                  "start again: busy, same port: 1\n"
                  "handler ran\n");
     asyncio_tls_free(&cl.tls);
