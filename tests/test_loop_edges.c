@@ -267,16 +267,19 @@ Test(loop_edges_real, a_flag_set_by_a_thread_wakes_a_loop_blocked_on_a_socket_wi
 /* ---- the idle wait with a timer already due ----
  * The loop expires due timers, finds nothing runnable, then computes how
  * long to wait from the next deadline. If the clock moves between the two
- * (here: another thread keeps stepping the virtual clock forward), that
+ * (here: another thread steps the virtual clock forward every 20 us), that
  * deadline is already past and the wait must be a poll (0), never a
- * negative timeout (POSIX: wait forever). Each run hits that window a few
- * times in 20000 sleeps; a loop that waited forever would never finish. */
+ * negative timeout (POSIX: wait forever). Each run hits that window many
+ * times in 200000 sleeps; a loop that waited forever would never finish. */
 static volatile int stepping;
 static void *stepper(void *arg)
 {
+    struct timespec ts = {0, 20000}; /* 20 us */
     (void)arg;
-    while (stepping)
-        asyncio_posix_virtual_time(1, asyncio_port_ticks_ms() + 1);
+    while (stepping) {
+        nanosleep(&ts, NULL);
+        asyncio_posix_virtual_time(1, asyncio_port_ticks_ms() + 1000);
+    }
     return NULL;
 }
 static struct many_sleeps {
@@ -287,7 +290,7 @@ static int many_sleeps_fn(asyncio_coro *co)
 {
     struct many_sleeps *f = (struct many_sleeps *)co;
     ASYNC_BEGIN(co);
-    for (f->n = 0; f->n < 20000; f->n++)
+    for (f->n = 0; f->n < 200000; f->n++)
         AWAIT_SLEEP_MS(1);
     ASYNC_END;
 }
@@ -302,5 +305,5 @@ Test(loop_edges, an_overdue_timer_at_the_idle_wait_is_polled_not_waited_on_forev
     cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&ms_.co, many_sleeps_fn), NULL), 0);
     stepping = 0;
     pthread_join(th, NULL);
-    cr_assert_eq(ms_.n, 20000);
+    cr_assert_eq(ms_.n, 200000);
 }
