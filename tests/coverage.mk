@@ -19,6 +19,8 @@ COV_FILTER := --filter 'asyncio\.h\Z' --filter 'asyncio_stream\.h\Z' --filter 'p
 # the thousand-connection suite is for epoll only.
 COV_SUITES_cov     := $(COV_SUITES)
 COV_SUITES_covpoll := $(filter-out test_stream_many,$(COV_SUITES))
+# The plain programs (no Criterion: tests/test_thread.c) run as they are.
+COV_PLAIN := $(patsubst tests/%.c,%,$(PLAIN_TESTS))
 
 .PHONY: coverage coverage-deps coverage-run-cov coverage-run-covpoll
 coverage-deps:
@@ -26,11 +28,13 @@ coverage-deps:
 
 # $(1): the variant. Runs every suite (failures fail the target), then the table.
 define coverage_run
-coverage-run-$(1): coverage-deps $(addprefix $(BUILD)/$(1)/tests/,$(COV_SUITES_$(1)))
+coverage-run-$(1): coverage-deps $(addprefix $(BUILD)/$(1)/tests/,$(COV_SUITES_$(1)) $(COV_PLAIN))
 	@find $(BUILD)/$(1) -name '*.gcda' -delete
+	@set -e; for t in $(COV_PLAIN); do $(BUILD)/$(1)/tests/$$$$t >$(BUILD)/$(1)/$$$$t.log 2>&1 \
+	  || { cat $(BUILD)/$(1)/$$$$t.log; exit 1; }; done
 	@bash tools/run_suites.sh $(addprefix $(BUILD)/$(1)/tests/,$(COV_SUITES_$(1))) >$(BUILD)/$(1)/suites.log 2>&1 \
 	  || { grep -E '^FAIL|Assert' $(BUILD)/$(1)/suites.log; exit 1; }
-	@echo "== coverage, $(2): $(words $(COV_SUITES_$(1))) suites passed"
+	@echo "== coverage, $(2): $(words $(COV_SUITES_$(1))) suites and $(words $(COV_PLAIN)) plain program passed"
 	@gcovr -r . $(COV_FILTER) --exclude-unreachable-branches --json $(BUILD)/$(1)/coverage.json $(BUILD)/$(1)
 	@gcovr -r . -a $(BUILD)/$(1)/coverage.json | sed -n '/^File/,$$$$p'
 	@gcovr -r . -a $(BUILD)/$(1)/coverage.json -b | sed -n '/^File/,$$$$p'

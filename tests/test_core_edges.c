@@ -1,0 +1,239 @@
+/*
+ * Core edges (issue 21, coverage of asyncio.h): every coroutine object of
+ * the primitives (Event.wait, Lock.acquire, flag wait, sleep, Queue get /
+ * put / join, Semaphore.acquire, the interrupt-safe queue's get,
+ * Condition.wait, wait_for) cancelled while it waits and failing on a NULL
+ * object; the accessors with NULL; asyncio_strerror for every code; wait_for
+ * without a timeout and with a negative one.
+ */
+#include "asyncio_stream.h"
+#include "port_posix.h"
+#include "trace.h"
+
+static void setup(void)
+{
+    asyncio_posix_virtual_time(1, 0);
+    trace_len = 0;
+    trace_buf[0] = '\0';
+    cr_assert_not_null(asyncio_new_event_loop());
+}
+TestSuite(core_edges, .init = setup, .timeout = 10);
+
+static asyncio_event ev;
+static asyncio_lock lock;
+static asyncio_flag flag;
+static asyncio_queue q;
+static asyncio_value qbuf[2];
+static asyncio_semaphore sem;
+static asyncio_isr_queue iq;
+static asyncio_value iqbuf[2];
+static asyncio_condition cond;
+static asyncio_condition_wait_state cw;
+static asyncio_wait_for_state wf;
+static asyncio_op op, op2;
+
+enum {
+    W_EVENT,
+    W_LOCK,
+    W_FLAG,
+    W_SLEEP,
+    W_GET,
+    W_PUT,
+    W_JOIN,
+    W_SEM,
+    W_ISR,
+    W_COND,
+    W_WAIT_FOR,
+    W_N
+};
+static const char *const names[W_N] = {"event", "lock", "flag",  "sleep", "get",     "put",
+                                       "join",  "sem",  "isr q", "cond",  "wait_for"};
+
+/* The coroutine object of kind k, on a primitive that makes it wait. */
+static asyncio_coro *waiting_op(int k)
+{
+    switch (k) {
+    case W_EVENT: return asyncio_event_wait(&op, &ev);
+    case W_LOCK: return asyncio_lock_acquire(&op, &lock);
+    case W_FLAG: return asyncio_flag_wait(&op, &flag);
+    case W_SLEEP: return asyncio_sleep_ms(&op, 1000);
+    case W_GET: return asyncio_queue_get(&op, &q);
+    case W_PUT: return asyncio_queue_put(&op, &q, 9);
+    case W_JOIN: return asyncio_queue_join(&op, &q);
+    case W_SEM: return asyncio_semaphore_acquire(&op, &sem);
+    case W_ISR: return asyncio_isr_queue_get(&op, &iq);
+    case W_COND: return asyncio_condition_wait(&cw, &cond);
+    default: return asyncio_wait_for_ms(&wf, asyncio_sleep_ms(&op2, 5000), 3000);
+    }
+}
+
+/* The same kind on a NULL object. */
+static asyncio_coro *null_op(int k)
+{
+    switch (k) {
+    case W_EVENT: return asyncio_event_wait(&op, NULL);
+    case W_LOCK: return asyncio_lock_acquire(&op, NULL);
+    case W_FLAG: return asyncio_flag_wait(&op, NULL);
+    case W_SLEEP: return asyncio_sleep_ms(NULL, 1);
+    case W_GET: return asyncio_queue_get(&op, NULL);
+    case W_PUT: return asyncio_queue_put(&op, NULL, 9);
+    case W_JOIN: return asyncio_queue_join(&op, NULL);
+    case W_SEM: return asyncio_semaphore_acquire(&op, NULL);
+    case W_ISR: return asyncio_isr_queue_get(&op, NULL);
+    case W_COND: return asyncio_condition_wait(&cw, NULL);
+    default: return asyncio_wait_for_ms(&wf, NULL, 10);
+    }
+}
+
+static int kind;
+static struct waiter {
+    asyncio_coro co;
+    int err;
+} wt;
+static int waiter_fn(asyncio_coro *co)
+{
+    struct waiter *f = (struct waiter *)co;
+    ASYNC_BEGIN(co);
+    if (kind == W_COND)
+        AWAIT(asyncio_condition_acquire(&op2, &cond)); /* wait() needs the lock */
+    ASYNC_TRY(AWAIT(waiting_op(kind)));
+    f->err = AWAIT_ERROR;
+    if (kind == W_COND)
+        trace("cond: lock held again: %d", asyncio_condition_locked(&cond));
+    ASYNC_END;
+}
+static asyncio_task waiter_task;
+static int cancel_main(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    cr_assert_eq(asyncio_create_task(&waiter_task, asyncio_coro_init(&wt.co, waiter_fn)), 0);
+    AWAIT_SLEEP_MS(10);
+    cr_assert_not(asyncio_task_done(&waiter_task), "%s does not wait", names[kind]);
+    trace("cancel: %d", asyncio_task_cancel(&waiter_task));
+    AWAIT_TASK(&waiter_task);
+    trace("%s: %s at %u", names[kind], asyncio_strerror(wt.err), asyncio_ticks_ms());
+    /* on a NULL object */
+    ASYNC_TRY(AWAIT(null_op(kind)));
+    trace("NULL: %s", asyncio_strerror(AWAIT_ERROR));
+    ASYNC_END;
+}
+
+static void prepare(void)
+{
+    asyncio_event_init(&ev);
+    asyncio_lock_init(&lock);
+    lock.locked = 1; /* held by nobody in particular: acquire waits */
+    asyncio_flag_init(&flag);
+    cr_assert_eq(asyncio_queue_init(&q, qbuf, 2), 0);
+    asyncio_semaphore_init(&sem, 0);
+    cr_assert_eq(asyncio_isr_queue_init(&iq, iqbuf, 2), 0);
+    asyncio_condition_init(&cond, NULL);
+}
+
+Test(core_edges, every_primitives_coroutine_object_is_cancelled_while_waiting_and_rejects_null)
+{
+    static asyncio_task t;
+    static asyncio_coro co;
+    char want[256];
+    for (kind = 0; kind < W_N; kind++) {
+        trace_len = 0;
+        trace_buf[0] = '\0';
+        cr_assert_not_null(asyncio_new_event_loop());
+        asyncio_posix_virtual_time(1, 0);
+        prepare();
+        if (kind == W_PUT) {
+            cr_assert_eq(asyncio_queue_put_nowait(&q, 1), 0);
+            cr_assert_eq(asyncio_queue_put_nowait(&q, 2), 0); /* full: put waits */
+        }
+        if (kind == W_JOIN)
+            cr_assert_eq(asyncio_queue_put_nowait(&q, 1), 0); /* unfinished: join waits */
+        memset(&wt, 0, sizeof wt);
+        cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&co, cancel_main), NULL), 0);
+        snprintf(want, sizeof want, "cancel: 1\n%s%s: cancelled at 10\nNULL: invalid argument\n",
+                 kind == W_COND ? "cond: lock held again: 1\n" : "", names[kind]);
+        assert_trace(want);
+    }
+}
+
+Test(core_edges, accessors_and_nowait_calls_reject_null)
+{
+    asyncio_value v;
+    asyncio_op o;
+    cr_assert_eq(asyncio_queue_qsize(NULL), 0);
+    cr_assert_eq(asyncio_queue_empty(NULL), 1);
+    cr_assert_eq(asyncio_queue_full(NULL), 0);
+    cr_assert_eq(asyncio_queue_maxsize(NULL), 0);
+    cr_assert_eq(asyncio_queue_put_nowait(NULL, 1), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_queue_get_nowait(NULL, &v), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_queue_task_done(NULL), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_queue_init(NULL, qbuf, 2), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_queue_init(&q, NULL, 2), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_queue_init(&q, qbuf, 0), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_lifo_queue_init(&q, qbuf, 0), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_semaphore_release(NULL), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_condition_release(NULL), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_condition_notify(NULL, 1), ASYNCIO_EINVAL);
+    cr_assert_null(asyncio_condition_wait_for(NULL, &cond, NULL, NULL));
+    cr_assert_eq(asyncio_isr_queue_get_nowait(NULL, &v), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_isr_queue_init(NULL, iqbuf, 2), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_isr_queue_init(&iq, NULL, 2), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_isr_queue_init(&iq, iqbuf, 0), ASYNCIO_EINVAL);
+    cr_assert_null(asyncio_event_wait(NULL, &ev));
+    cr_assert_null(asyncio_wait_for_ms(NULL, NULL, 1));
+    (void)o;
+}
+
+Test(core_edges, strerror_names_every_code)
+{
+    static const int codes[] = {
+        ASYNCIO_ECANCELLED,  ASYNCIO_ETIMEDOUT,   ASYNCIO_EEOF,         ASYNCIO_ESELF,
+        ASYNCIO_ECANTWAIT,   ASYNCIO_ECANTGATHER, ASYNCIO_ENOLOOP,      ASYNCIO_EBUSY,
+        ASYNCIO_ENOTHELD,    ASYNCIO_EOVERFLOW,   ASYNCIO_EINVAL,       ASYNCIO_ECLOSED,
+        ASYNCIO_ECORRUPT,    ASYNCIO_ESTATE,      ASYNCIO_EREINIT,      ASYNCIO_ETHREAD,
+        ASYNCIO_ESTALL,      ASYNCIO_ERETURN,     ASYNCIO_EBREAK,       ASYNCIO_ENOHOST,
+        ASYNCIO_ETLS,        ASYNCIO_ETLS_NOCERT, ASYNCIO_ETLS_VERIFY,  ASYNCIO_ETLS_ALERT,
+        ASYNCIO_EQUEUEEMPTY, ASYNCIO_EQUEUEFULL,  ASYNCIO_EOVERRELEASE, ASYNCIO_ETASKDONE,
+        ASYNCIO_EOVERRUN};
+    size_t i, j;
+    for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        const char *s = asyncio_strerror(codes[i]);
+        cr_assert_str_neq(s, "unknown error", "code %d", codes[i]);
+        for (j = 0; j < i; j++)
+            cr_assert_str_neq(s, asyncio_strerror(codes[j]), "codes %d and %d", codes[i], codes[j]);
+    }
+    cr_assert_str_eq(asyncio_strerror(0), "ok");
+    cr_assert_str_eq(asyncio_strerror(-5), "OSError");
+    cr_assert_str_eq(asyncio_strerror(ASYNCIO_EUSER(3)), "application error");
+    cr_assert_str_eq(asyncio_strerror(7), "unknown error");
+    cr_assert_str_eq(asyncio_strerror(-1040), "unknown error");
+}
+
+/* ---- wait_for without a timeout, and with a negative one ---- */
+static int failing_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_SLEEP_MS(5);
+    ASYNC_RAISE(ASYNCIO_EUSER(1));
+    ASYNC_END;
+}
+static asyncio_coro failing_co;
+static asyncio_task failing_task;
+static int wait_for_main(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    cr_assert_eq(asyncio_create_task(&failing_task, asyncio_coro_init(&failing_co, failing_fn)), 0);
+    ASYNC_TRY(AWAIT(asyncio_wait_for_task_ms(&wf, &failing_task, ASYNCIO_NO_TIMEOUT)));
+    trace("no timeout: %s at %u", asyncio_strerror(AWAIT_ERROR), asyncio_ticks_ms());
+    ASYNC_TRY(AWAIT(asyncio_wait_for_ms(&wf, asyncio_sleep_ms(&op2, 50), -5)));
+    trace("negative timeout: %s at %u", asyncio_strerror(AWAIT_ERROR), asyncio_ticks_ms());
+    ASYNC_END;
+}
+
+Test(core_edges, wait_for_without_a_timeout_and_with_a_negative_one)
+{
+    static asyncio_task t;
+    static asyncio_coro co;
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&co, wait_for_main), NULL), 0);
+    assert_trace("no timeout: application error at 5\n"
+                 "negative timeout: timed out at 5\n");
+}
