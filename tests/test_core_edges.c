@@ -180,7 +180,42 @@ Test(core_edges, accessors_and_nowait_calls_reject_null)
     cr_assert_eq(asyncio_isr_queue_init(&iq, iqbuf, 0), ASYNCIO_EINVAL);
     cr_assert_null(asyncio_event_wait(NULL, &ev));
     cr_assert_null(asyncio_wait_for_ms(NULL, NULL, 1));
+    cr_assert_eq(asyncio_queue_init(&q, qbuf, (size_t)0x80000000u), ASYNCIO_EINVAL, "too big");
+    cr_assert_eq(asyncio_isr_queue_init(&iq, iqbuf, (size_t)0x80000000u), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_priority_queue_init(&q, qbuf, 0, NULL), ASYNCIO_EINVAL);
+    cr_assert_null(asyncio_coro_init(NULL, NULL));
+    {
+        int err = 0;
+        cr_assert_null(asyncio_current_task(&err), "outside a task");
+        cr_assert_eq(err, ASYNCIO_ENOLOOP);
+    }
+    asyncio_loop_default_exception_handler(asyncio_get_event_loop(), NULL); /* nothing to say */
     (void)o;
+}
+
+/* ---- coroutine objects that are not: no function, no lock ---- */
+static asyncio_coro no_fn;
+static int bad_objects_main(asyncio_coro *co)
+{
+    static asyncio_task t;
+    ASYNC_BEGIN(co);
+    memset(&no_fn, 0, sizeof no_fn);
+    ASYNC_TRY(AWAIT(&no_fn));
+    trace("await a frame without a function: %s", asyncio_strerror(AWAIT_ERROR));
+    trace("create_task with it: %s", asyncio_strerror(asyncio_create_task(&t, &no_fn)));
+    ASYNC_TRY(AWAIT(asyncio_condition_acquire(&op, NULL)));
+    trace("acquire a NULL condition: %s", asyncio_strerror(AWAIT_ERROR));
+    ASYNC_END;
+}
+
+Test(core_edges, awaiting_a_frame_without_a_function_or_a_null_condition_is_einval)
+{
+    static asyncio_task t;
+    static asyncio_coro co;
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&co, bad_objects_main), NULL), 0);
+    assert_trace("await a frame without a function: invalid argument\n"
+                 "create_task with it: invalid argument\n"
+                 "acquire a NULL condition: invalid argument\n");
 }
 
 Test(core_edges, strerror_names_every_code)

@@ -32,6 +32,8 @@ static mem_end ma, mb;
 static asyncio_stream sa, sb;
 static unsigned char ra[32], wa[32], rb[32], wb[32], buf[64];
 static asyncio_task main_task;
+static asyncio_tls tls_x;
+static asyncio_tls_config cfg_x;
 
 static void open_mem(void)
 {
@@ -88,8 +90,39 @@ Test(stream_edges, bad_arguments_and_open_streams_are_refused_without_a_loop)
     cr_assert_eq(asyncio_stream_tls_error(NULL), 0);
     cr_assert_eq(asyncio_stream_tls_error_text(NULL, (char *)buf, sizeof buf), 0);
     cr_assert_eq(buf[0], '\0');
+    {
+        static const asyncio_transport_ops no_read = {NULL, mem_write, mem_wait, mem_close,
+                                                      NULL, NULL,      NULL};
+        static const asyncio_transport_ops no_write = {mem_read, NULL, mem_wait, mem_close,
+                                                       NULL,     NULL, NULL};
+        static const asyncio_transport_ops no_close = {mem_read, mem_write, mem_wait, NULL,
+                                                       NULL,     NULL,      NULL};
+        asyncio_transport t1 = {&no_read}, t2 = {&no_write}, t3 = {&no_close};
+        asyncio_stream_ref r = asyncio_stream_ref_of(NULL), live = asyncio_stream_ref_of(&sa);
+        asyncio_stream fresh;
+        asyncio_stream_init(&fresh, NULL, 0, NULL, 0);
+        cr_assert_eq(asyncio_stream_open(&fresh, &t1), ASYNCIO_EINVAL, "no read()");
+        cr_assert_eq(asyncio_stream_open(&fresh, &t2), ASYNCIO_EINVAL, "no write()");
+        cr_assert_eq(asyncio_stream_open(&fresh, &t3), ASYNCIO_EINVAL, "no close()");
+        cr_assert_eq(r.gen, 0);
+        cr_assert_eq(asyncio_stream_deref(live), &sa, "the same connection");
+        live.gen++;
+        cr_assert_neq(asyncio_stream_deref(live), &sa, "another connection");
+        cr_assert_neq(asyncio_stream_deref(r), NULL,
+                      "a NULL reference resolves to a closed stream");
+        cr_assert_eq(asyncio_stream_write(asyncio_stream_deref(r), "x", 1), ASYNCIO_ECLOSED);
+        cr_assert_eq(asyncio_tls_wrap(&tls_x, NULL, &ma.base, NULL), ASYNCIO_EINVAL);
+        cr_assert_eq(asyncio_tls_wrap(&tls_x, &cfg_x, NULL, NULL), ASYNCIO_EINVAL);
+        cr_assert_eq(asyncio_tls_wrap(&tls_x, &cfg_x, &none, NULL), ASYNCIO_EINVAL);
+        asyncio_tls_free(NULL);
+        cr_assert_eq(asyncio_stream_tls_error(&sa), 0, "no TLS session");
+        cr_assert_eq(asyncio_stream_tls_error_text(&sa, NULL, 0), 0);
+        cr_assert_eq(asyncio_stream_tls_error_text(&sa, (char *)buf, 0), 0);
+    }
+    asyncio_stream_close(NULL);
     asyncio_stream_close(&sa);
     asyncio_stream_close(&sa); /* a second close is a no-op */
+    cr_assert_null(asyncio_stream_tls(&sa), "closed");
     cr_assert_eq(asyncio_stream_get_extra_info(&sa, "peername", buf, &len), ASYNCIO_ECLOSED);
     cr_assert_eq(asyncio_stream_write(&sa, buf, 1), ASYNCIO_ECLOSED);
     asyncio_stream_close(&sb);
@@ -274,6 +307,8 @@ static int server_errors_main(asyncio_coro *co)
     trace("wait_closed of a server not started: ok");
     cr_assert_eq(asyncio_server_set_timeouts(&srv, -1, 0), ASYNCIO_EINVAL);
     cr_assert_eq(asyncio_server_set_timeouts(NULL, 0, 0), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_server_set_timeouts(&srv, 0, -1), ASYNCIO_EINVAL);
+    cr_assert_eq(asyncio_server_set_timeouts(&srv, 5, 6), 0);
     /* connect() itself refuses a broadcast address */
     ASYNC_TRY(AWAIT(asyncio_open_connection(&sa, "255.255.255.255", 9, NULL)));
     trace("connect to broadcast: error %d, fd %d", AWAIT_ERROR != 0, asyncio_stream_fd(&sa));
