@@ -272,3 +272,69 @@ Test(core_edges, wait_for_without_a_timeout_and_with_a_negative_one)
     assert_trace("no timeout: application error at 5\n"
                  "negative timeout: timed out at 5\n");
 }
+
+/* ---- a failed task, its error retrieved before its report pass, reused at
+ * once: it leaves the run queue from the middle and from the tail ---- */
+static int reports;
+static void count_reports(asyncio_loop *loop, const asyncio_context *ctx)
+{
+    (void)loop;
+    (void)ctx;
+    reports++;
+}
+static int fail_now_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    trace("F fails");
+    ASYNC_RAISE(ASYNCIO_EUSER(2));
+    ASYNC_END;
+}
+static int say_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    trace("task runs");
+    ASYNC_END;
+}
+static int yielder_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    YIELD;
+    trace("X runs again");
+    ASYNC_END;
+}
+static asyncio_task tx, tf, ty;
+static asyncio_coro cx, cf, cf2, cy;
+static struct reuse {
+    asyncio_coro co;
+    int round;
+} ru;
+static int reuse_main(asyncio_coro *co)
+{
+    struct reuse *f = (struct reuse *)co;
+    asyncio_value v;
+    ASYNC_BEGIN(co);
+    for (f->round = 0; f->round < 2; f->round++) {
+        cr_assert_eq(asyncio_create_task(&tx, asyncio_coro_init(&cx, yielder_fn)), 0);
+        cr_assert_eq(asyncio_create_task(&tf, asyncio_coro_init(&cf, fail_now_fn)), 0);
+        YIELD;             /* X yields, F fails and waits in the run queue for its report */
+        if (f->round == 0) /* a task behind F: F leaves from the middle */
+            cr_assert_eq(asyncio_create_task(&ty, asyncio_coro_init(&cy, say_fn)), 0);
+        cr_assert_eq(asyncio_task_result(&tf, &v), ASYNCIO_EUSER(2));
+        cr_assert_eq(asyncio_create_task(&tf, asyncio_coro_init(&cf2, say_fn)), 0);
+        trace("F reused");
+        AWAIT_TASK(&tf);
+        AWAIT_TASK(&tx);
+    }
+    ASYNC_END;
+}
+
+Test(core_edges, a_failed_task_retrieved_before_its_report_is_reused_from_any_place_in_the_queue)
+{
+    static asyncio_task t;
+    reports = 0;
+    asyncio_loop_set_exception_handler(asyncio_get_event_loop(), count_reports);
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&ru.co, reuse_main), NULL), 0);
+    assert_trace("F fails\nF reused\nX runs again\ntask runs\ntask runs\n"
+                 "F fails\nF reused\nX runs again\ntask runs\n");
+    cr_assert_eq(reports, 0, "the retrieved error is not reported");
+}
