@@ -338,3 +338,24 @@ Test(core_edges, a_failed_task_retrieved_before_its_report_is_reused_from_any_pl
                  "F fails\nF reused\nX runs again\ntask runs\n");
     cr_assert_eq(reports, 0, "the retrieved error is not reported");
 }
+
+/* ---- a task of a previous loop cannot be awaited in the next one ---- */
+static asyncio_task old_task;
+static asyncio_coro old_co;
+static int old_loop_main(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    ASYNC_TRY(AWAIT_TASK(&old_task));
+    trace("await a task of the previous loop: %s", asyncio_strerror(AWAIT_ERROR));
+    ASYNC_END;
+}
+
+Test(core_edges, a_finished_task_of_a_previous_loop_is_not_awaitable_in_the_next)
+{
+    static asyncio_task t;
+    static asyncio_coro co;
+    cr_assert_eq(asyncio_run(&old_task, asyncio_coro_init(&old_co, say_fn), NULL), 0);
+    cr_assert_not_null(asyncio_new_event_loop());
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&co, old_loop_main), NULL), 0);
+    assert_trace("task runs\nawait a task of the previous loop: invalid argument\n");
+}
