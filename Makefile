@@ -53,6 +53,7 @@ include tests/sync.mk
 include tests/check.mk
 include fuzz/fuzz.mk
 include packaging/packaging.mk
+include tests/coverage.mk
 -include local.mk
 
 .PHONY: all demo test test-host test-poll test-compile-fail test-strict test-nomalloc deps format format-check clean help FORCE

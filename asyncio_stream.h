@@ -726,6 +726,8 @@ static size_t asyncio_stream_take_(asyncio_stream *s, unsigned char *dst, size_t
 {
     if (n > s->rlen)
         n = s->rlen;
+    if (n == 0)
+        return 0; /* without a read buffer rbuf is NULL: no arithmetic on it */
     memcpy(dst, s->rbuf + s->rpos, n);
     s->rpos += n;
     s->rlen -= n;

@@ -39,7 +39,7 @@ define fuzz_run
 	@set -e; for n in $(FUZZ_NAMES); do \
 	  mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	  for r in fuzz/regressions/$$n/*; do [ -f "$$r" ] || continue; \
-	    $(BUILD)/fuzz/fuzz_$$n "$$r" >$(BUILD)/fuzz/replay_$$n.log 2>&1 \
+	    $(BUILD)/fuzz/fuzz_$$n -timeout=10 "$$r" >$(BUILD)/fuzz/replay_$$n.log 2>&1 \
 	      || { grep -a -m3 -E 'broken|ERROR' $(BUILD)/fuzz/replay_$$n.log; \
 	           echo "FAIL fuzz_$$n: regression $$r"; exit 1; }; done; \
 	  echo "== fuzz_$$n: $(1) s"; \

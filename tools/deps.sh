@@ -5,6 +5,7 @@
 #
 #   tools/deps.sh          what `make demo` and `make test` need
 #   tools/deps.sh bench    plus what `make bench` compares against
+#   tools/deps.sh coverage plus gcovr, for `make coverage`
 #
 # Package names differ between releases (clang's runtime libraries are
 # libclang-rt-dev on newer ones, libclang-rt-NN-dev or
@@ -18,6 +19,7 @@ needs=(gcc g++ clang make libcriterion-dev clang-format gcc-arm-none-eabi libnew
        "libclang-rt-dev|libclang-rt-14-dev|libclang-common-14-dev|libclang-common-15-dev")
 case "${1:-}" in
 bench) needs+=(libuv1-dev) ;;
+coverage) needs+=(gcovr) ;;
 esac
 
 sudo=
