@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # asyncio.h -- build, demo, tests.  `make help` lists the targets.
 #
 # Every build step depends (order-only) on `deps`, which installs what is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * asyncio.h -- MicroPython's asyncio as stackless C coroutines.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * asyncio_stream.h -- MicroPython's asyncio streams on top of asyncio.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * port_openmv.c -- asyncio.h on an OpenMV Cam (Cortex-M7), or any Cortex-M.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * port_openmv.h -- what port_openmv.c offers beyond the port interface: the
  * camera's frame interrupt, LED and report hooks, the tick and cycle

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * port_posix.c -- the asyncio.h port for Linux / POSIX: the port interface
  * (see asyncio.h) and nothing else. The core is compiled where

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * port_posix.h -- what port_posix.c offers beyond the port interface.
  */

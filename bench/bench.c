@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.c -- the asyncio.h side of `make bench`. One measurement per run,
  * chosen by the first argument; prints one number (see each mode).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # `make bench`: speed, memory and size against peers measured in the same run.
 BENCH := $(BUILD)/bench
 

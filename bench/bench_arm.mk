@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/bench_arm.mk -- `make bench-arm`: the Cortex-M7 port's idle wake-ups
 # and latency paths, counted under qemu-system-arm -M mps2-an500. Included
 # by the Makefile after tests/arm/arm.mk (uses its ARM_* variables).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`make bench-arm` (bench/bench_arm.mk): read the Cortex-M7 images' results.
 
     python3 bench/bench_arm.py lat ELF LOG

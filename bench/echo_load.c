@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * echo_load.c -- the client that drives every echo server in the stream
  * benchmark: N connections to 127.0.0.1:PORT, each sending a 64-byte message

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * echo_server.c -- the asyncio.h echo server `make bench` drives: like
  * examples/echo_server.c, but quiet and with a slot for every connection.

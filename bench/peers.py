@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """CPython asyncio doing the same work as bench.c, for ratios measured in the same run.
 
     python3 bench/peers.py switch N M   -> ns per task switch (N tasks, each sleep(0) M times)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Run every benchmark of `make bench`, print one table, write BENCHMARKS.md.
 
 Peers are measured in the same run on the same machine: shared, noisy

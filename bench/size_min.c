@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * size_min.c -- the smallest useful application: two tasks that sleep. Linked
  * for Cortex-M7 with --gc-sections and this file's entry point, it shows the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uv_echo.c -- a libuv echo server, the peer in the stream benchmark.
  *     build/bench/uv_echo PORT */
 #define _POSIX_C_SOURCE 200809L

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * uv_timers.c -- the libuv side of the timer benchmark: N timers with random
  * 1..50 ms timeouts (same seed and distribution as bench.c), run to expiry.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # arm-none-eabi.cmake -- CMake toolchain file for a Cortex-M7 (the OpenMV
 # Cam H7: Thumb-2, double-precision FPU, hard-float ABI) with the GNU Arm
 # Embedded toolchain (arm-none-eabi-gcc on the PATH).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # asyncioMbedTLS.cmake -- defines asyncio::mbedtls (an INTERFACE IMPORTED
 # target: mbedTLS's headers and its three libraries) when mbedTLS is found.
 # Used by CMakeLists.txt for asyncio::stream, and again by the installed

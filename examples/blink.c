@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * blink -- two LEDs blinking at their own pace for 10 s.
  *

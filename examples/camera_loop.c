@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * camera_loop -- the classic `while True: img = csi0.snapshot()` loop folded
  * into main as tasks: a frame task woken by the camera's frame interrupt

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cancellation -- cancelling a background task at shutdown (its cleanup
  * runs), and wait_for timing out.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* echo_client.c -- send a line to a TCP echo server and print the reply.
  *
  *     build/examples/echo_client [host] [port] [message]

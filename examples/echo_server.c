@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* echo_server.c -- a TCP echo server on asyncio_stream.h.
  *
  *     build/examples/echo_server 8888        (then: build/examples/echo_client 127.0.0.1 8888 hi)

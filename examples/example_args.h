@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * example_args.h -- the options every example accepts, in one place:
  *

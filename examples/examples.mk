@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # examples/examples.mk -- build, run and check the documented examples.
 # Included by the Makefile (which defines STD, WARN, CFLAGS, BUILD, HDRS).
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * factorial -- gather: three tasks run concurrently, results in order.
  *

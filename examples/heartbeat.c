@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * heartbeat -- a coroutine that prints every interval, then two of them as
  * tasks beside a main that sleeps 5 s.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hello_world -- print "hello", sleep 1 s, print "world".
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nested -- a coroutine's return value, awaited directly and through a task.
  *

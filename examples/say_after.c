@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * say_after -- awaiting coroutines one after the other (3 s in total), then
  * running them concurrently as tasks (2 s).

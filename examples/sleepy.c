@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sleepy -- coroutines run one after the other, tasks run concurrently.
  *

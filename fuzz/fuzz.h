@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz.h -- what both fuzz harnesses share: stop at the first broken rule,
  * saying which harness, which line and why (libFuzzer keeps the input). */
 #ifndef FUZZ_H

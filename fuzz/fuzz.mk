@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # fuzz/fuzz.mk -- libFuzzer harnesses (clang, with ASan and UBSan).
 # Included by the main Makefile:   -include fuzz/fuzz.mk
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_scheduler.c -- libFuzzer harness: the scheduler driven by a random
  * program of operations, with the loop's invariants checked after every step.

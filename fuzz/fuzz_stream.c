@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_stream.c -- libFuzzer harness: the stream reader (read, readinto,
  * readexactly, readline) fed random bytes in random chunks over a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_write.c -- libFuzzer harness: the stream WRITE side (write, drain,
  * drain cut short by wait_for, awrite, a second writer, early close), over

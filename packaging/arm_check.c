@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * arm_check.c -- the packaging test's Cortex-M7 program: linked against the
  * libasyncio.a of the CMake cross build (core + port_openmv.c, toolchain

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # check_library_json.py -- checks library.json (PlatformIO) against the tree:
 # it parses; name, version, license and the required fields are right (the
 # name is CMakeLists.txt's project, the version asyncio.h's ASYNCIO_VERSION);

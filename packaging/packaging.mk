@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # packaging/packaging.mk -- the library as others build it: CMake
 # (CMakeLists.txt, cmake/), PlatformIO (library.json). Included by the
 # Makefile (which defines BUILD, STD, WARN; tests/arm/arm.mk the ARM_*).
@@ -133,6 +134,7 @@ test-package-version: asyncio.h README.md CHANGELOG.md
 
 # Every tracked source file carries its SPDX-License-Identifier line
 # (tools/spdx.sh adds them; this only checks).
+TEST_TARGETS += spdx-check
 .PHONY: spdx-check
 spdx-check:
 	@bash tools/spdx.sh --check

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # platformio.py -- library.json's extraScript: which port PlatformIO builds
 # into the library, beside the core (src/asyncio.c) and the streams
 # (src/asyncio_stream.c). In the project's platformio.ini:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * asyncio.c -- the core's one translation unit, for build systems (make,
  * CMake, PlatformIO). Copying by hand? Define ASYNCIO_IMPLEMENTATION in one

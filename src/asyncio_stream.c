@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * asyncio_stream.c -- the streams' one translation unit, for build systems.
  * Build it with the same ASYNCIO_STREAM_TLS / ASYNCIO_STREAM_SOCKETS as the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/check.mk -- sanitizers and memcheck.   Included by the Makefile.
 #
 #   make check-asan      every tests/test_*.c under clang ASan + UBSan

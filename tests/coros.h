@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* coros.h -- coroutines that several test files share. Include after trace.h. */
 #ifndef COROS_H
 #define COROS_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/coverage.mk -- line and branch coverage of the host suites (gcc
 # --coverage, -O0, gcovr).   Included by the Makefile; not part of make test.
 #

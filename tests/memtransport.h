@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memtransport.h -- an in-memory transport pair with injected faults, for
  * tests and fuzzers: short transfers, "again" answers, hard errors, all
  * deterministic. Each end reads what the other wrote through a ring; a task

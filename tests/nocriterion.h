@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nocriterion.h -- the few Criterion macros the ThreadSanitizer builds use
  * (tests/sync.mk builds with -DFLAG_TEST_NO_CRITERION). Criterion's sandbox

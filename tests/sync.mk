@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/sync.mk -- ThreadSanitizer runs: ThreadSafeFlag sets from another
 # thread and from signal handlers while the loop blocks in the port's wait,
 # and the loop's thread checks (test_thread.c, a plain pthread program: it

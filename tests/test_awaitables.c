@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Coroutine objects of every wait (issue 12 item 4, issue 15): Event.wait,
  * Lock.acquire, ThreadSafeFlag.wait, sleep, Queue get/put/join,
  * Semaphore.acquire, Condition.acquire and the interrupt-safe queue's get,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Cancellation delivered at the start of every kind of await (issue 21).
  *

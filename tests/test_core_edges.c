@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Core edges (issue 21, coverage of asyncio.h): every coroutine object of
  * the primitives (Event.wait, Lock.acquire, flag wait, sleep, Queue get /

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Core misuse that used to go silent (issues 19 and 20): create_task through
  * a constructor on a task still running that frame (19.6), new_event_loop()

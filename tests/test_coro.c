@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The coroutine macro language: await, return values, errors, try, finally. */
 #include "port_posix.h"
 #include "trace.h"

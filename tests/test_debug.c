@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The task dump and the trace hooks (ASYNCIO_DEBUG / ASYNCIO_TRACE: the test
  * builds define ASYNCIO_TRACE). */
 #include "port_posix.h"

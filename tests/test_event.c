@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Event: the "event" and "event_fair" conformance rows. */
 #include "port_posix.h"
 #include "trace.h"

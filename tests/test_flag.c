@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ThreadSafeFlag: the "threadsafeflag" conformance row, plus sets from
  * another thread and from signal handlers with the loop really blocked in
  * asyncio_port_wait() (real time), checking that no wake is ever lost.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gather: the "gather", "gather_finished_early" and "gather_notimpl"
  * conformance rows. Python's ValueError(n) is ASYNCIO_EUSER(n). */
 #include "port_posix.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The interrupt-safe queue (issue 15): a ring the caller provides, put from
  * an interrupt handler, a signal handler or another thread (one producer),
  * get awaited by one task. Overflow is counted and reported once, at the

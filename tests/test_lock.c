@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Lock: the "lock" and "lock_cancel" conformance rows, and the scoped-lock
  * pattern (Python's `async with lock:`) built on ASYNC_FINALLY. */
 #include "port_posix.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The loop, the timer heap and misuse: every misuse returns its documented
  * error, and an error nobody retrieves reaches the exception handler.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Edges of the loop (issue 21): a second stop() must not make the next
  * run_forever return at once; run_forever / run_until_complete with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The macro language's own checks and forms: what a plain return, a
  * body-level break and an await inside a user's switch turn into; every

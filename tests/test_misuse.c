@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A catalogue of misuse: every misuse the headers document returns its
  * documented error AND leaves the loop usable: after each one a small probe

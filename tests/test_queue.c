@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Queue, LifoQueue, PriorityQueue (issue 15): CPython's asyncio.Queue
  * semantics. Each test's expected trace is CPython 3.11's output of the
  * Python script in the comment above it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * new_event_loop() / loop_close() with tasks parked everywhere (issue 19,
  * item 2): a task of the old loop parked in an Event, a Lock, a flag, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Semaphore and BoundedSemaphore (issue 15): CPython 3.11's asyncio
  * semantics. Each test's expected trace is CPython 3.11's output of the
  * Python script in the comment above it. */

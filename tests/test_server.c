@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Servers under hostile conditions: idle peers holding every slot (idle
  * timeout), descriptor exhaustion at accept() (back-off, reported once),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Streams over loopback TCP: the "Streams" table of the conformance list.
  * Server and client live in one process and one loop; ports are picked by
  * the kernel (port 0) so tests can run in parallel. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Stream API edges the other suites leave out (issue 21, coverage): bad
  * arguments and busy frames of every constructor, open() of an open stream

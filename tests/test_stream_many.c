@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* 1,000 concurrent echo connections in one loop, every byte checked. */
 #define _POSIX_C_SOURCE 200809L
 #include "asyncio_stream.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Streams over TLS (mbedTLS): handshake + echo, readline, a missing client
  * certificate, a failed verification. Keys and a self-signed certificate
  * are made at test time with the openssl command. Every test build has

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Streams over the transport seam: TLS over a pipe pair (not a socket),
  * TLS partial writes (mbedTLS's retry contract) byte for byte, awrite() of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Stress: 100,000 concurrent tasks; 1,000,000 timers with random deadlines
  * across the tick wrap-around, woken in order; cancellation storms over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Conformance: tasks, scheduling and the loop (conformance.md, first table).
  * Each test replays one MicroPython scenario on the virtual clock and asserts

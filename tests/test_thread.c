@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The loop and threads (issue 19, item 7), a plain pthread program (no
  * Criterion, so that it also runs under ThreadSanitizer: `make test-tsan`,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS and connection faults (issue 21): bytes mbedTLS decrypted but the
  * reader did not take yet (a second read must not wait for the transport),

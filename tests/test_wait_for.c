@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* wait_for: the "wait_for" and "wait_for_fwd" conformance rows. Python's
  * ValueError is ASYNCIO_EUSER(1). */
 #include "port_posix.h"

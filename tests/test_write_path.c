@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The write path under backpressure (issue 21), byte for byte: partial
  * sends, compaction of the write buffer while a drain is half-way (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tls_certs.h -- a self-signed EC certificate for CN=micropython.local, made
  * at test time with the openssl command, for the TLS suites. */
 #ifndef TLS_CERTS_H

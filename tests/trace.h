@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* trace.h -- record an ordered trace of events and compare it exactly. */
 #ifndef TRACE_H
 #define TRACE_H

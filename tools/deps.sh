@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Install what the build and the tests need, if it is missing. Debian
 # (bookworm, trixie) or Ubuntu (22.04, 24.04), as root or with sudo, with the
 # distribution's package mirror reachable.

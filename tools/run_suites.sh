@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Run Criterion test programs: fail on any failure, and on a suite that ran
 # no test at all (a suite must never pass by testing nothing).
 fail=0

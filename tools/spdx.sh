@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # SPDX license identifiers in every tracked source file.
 #
 #   tools/spdx.sh           add the line where it is missing (idempotent)

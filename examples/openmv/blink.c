@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * blink -- the seed's example on the OpenMV Cam: two LEDs blinking at their
  * own pace for 10 s, each on for 5 ms per period.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * qemu_board.c -- the "board" for running the OpenMV examples under qemu
  * (mps2-an500): the LED and log hooks print, stamped with the port's

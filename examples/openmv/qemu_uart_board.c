@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * qemu_uart_board.c -- the "board" for uart_echo under qemu (mps2-an500):
  * tests/arm/rt.c dispatches external interrupts through a table rather than

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * uart_echo -- a line echo over a UART: the MicroPython pattern
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sleep_check.c -- the packaging test's consumer of asyncio::asyncio: a
  * coroutine that sleeps (on the POSIX port's virtual clock, so the time is

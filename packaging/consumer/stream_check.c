@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stream_check.c -- the packaging test's consumer of asyncio::stream: two
  * streams over the ends of a socketpair; one task writes a line, the other

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/arm/arm.mk -- the Cortex-M port under qemu. Included by the Makefile
 # (which defines STD, WARN, BUILD).
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_lat.c -- the two latency paths of `make bench-arm`, on a Cortex-M7
  * under qemu, counted in executed instructions by tests/arm/bench_arm.py

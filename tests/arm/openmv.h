@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * openmv.h -- what the Cortex-M tests add to the OpenMV port. The port's own
  * extras (frame flag, LED and report hooks...) are declared in port_openmv.h.

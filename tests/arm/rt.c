@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rt.c -- freestanding runtime for the Cortex-M tests (see rt.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rt.h -- a minimal freestanding runtime for the Cortex-M tests under
  * `qemu-system-arm -M mps2-an500` (Cortex-M7): vector table, reset handler,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run.sh [--realtime] ELF EXPECTED [STATUS] -- run one Cortex-M image under
 # qemu's mps2-an500 and compare its output with EXPECTED; the exit status must
 # be STATUS (default 0; 124 means "must hang until the timeout").

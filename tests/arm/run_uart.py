@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """run_uart.py [--example] ELF -- run tests/arm/test_uart.c under qemu's
 mps2-an500 with UART0 on a unix socket this script listens on, and play the
 other end:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * say.h -- the Cortex-M tests' trace: one line per event, stamped with the
  * milliseconds since say_t0 (which each test sets when it starts), and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sizes.c -- each object's size is sizeof(a type); `make size` and
  * `make bench` read them back with nm -S (on ARM and on the host), so no
  * target run is needed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_basic.c -- tasks, sleeps, Event, Lock, gather, wait_for and cancel on
  * a Cortex-M7 under qemu, on real SysTick time.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_dump.c -- the task dump on a Cortex-M7 under qemu, printed through
  * semihosting: tasks waiting on a sleep, an Event, a Lock, a flag (set by an

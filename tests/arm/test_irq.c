@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_irq.c -- a real interrupt wakes a task through the ThreadSafeFlag,
  * and the idle path loses no wake-up, on a Cortex-M7 under qemu.

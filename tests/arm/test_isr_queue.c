@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_isr_queue.c -- the interrupt-safe queue on a Cortex-M7 under qemu:
  * a real interrupt puts sequence numbers, a task awaits them.

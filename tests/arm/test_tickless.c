@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_tickless.c -- tickless idle on a Cortex-M7 under qemu (icount time):
  * while every task sleeps, SysTick only ends the longest periods it can

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_uart.c -- a stream over the interrupt-driven UART transport, on a
  * Cortex-M7 under qemu, against a host program on the other end of UART0.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* expect: jump-misses-init|uninitialized
  * Must NOT compile: a C99 loop variable around an await is a local too; on
  * resume its initialisation is skipped (the loop would run forever, or not

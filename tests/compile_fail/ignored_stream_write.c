@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* expect: unused|nodiscard|warn_unused_result
  * Must NOT compile (with -Werror): asyncio_stream_write()'s result ignored.
  * A full write buffer refuses the whole message (ENOBUFS): ignoring that

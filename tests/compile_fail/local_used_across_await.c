@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* expect: jump-misses-init|uninitialized
  * Must NOT compile: a C local initialised in the body does not survive an
  * await (the resume jumps past its initialisation, and it reads garbage).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* expect: compiles -- the control case for every file here: the same
  * shapes written the right way (state in the frame, block-scoped locals
  * that end before an await, one await per line, the lock released by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* expect: negative|size
  * Must NOT compile: ASYNC_RETURN inside ASYNC_WITH_LOCK would leave with the
  * lock still held (Python's `async with` releases it). Release first, or

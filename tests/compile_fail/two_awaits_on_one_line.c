@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* expect: duplicate case
  * Must NOT compile: two awaits on one source line share a resume point. The
  * compiler rejects it (duplicate case value) instead of corrupting state. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 import asyncio
 async def worker(lock):
     try:

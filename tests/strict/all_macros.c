@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * all_macros.c -- user code that uses every macro of asyncio.h (and the
  * stream header), compiled with -Werror under the strict warning sets

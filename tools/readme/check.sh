@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Compile every ```c block of a Markdown file (README.md).
 #
 #   tools/readme/check.sh README.md OUTDIR      (CC, CFLAGS from the environment)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * asyncio_trace.c -- the trace-event JSON recorder (see asyncio_trace.h).
  *

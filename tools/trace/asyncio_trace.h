@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * asyncio_trace.h -- a timeline of the loop on POSIX, in the Chrome /
  * Perfetto trace-event JSON format (open it in https://ui.perfetto.dev or

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Check a trace written by tools/trace/asyncio_trace.c.
 
     python3 tools/trace/check.py TRACE.json [TASKS]

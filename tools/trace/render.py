@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Render a trace written by tools/trace/asyncio_trace.c as an SVG timeline.
 
     python3 tools/trace/render.py TRACE.json OUT.svg [--from MS] [--to MS] [--width PX]
