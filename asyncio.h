@@ -842,8 +842,8 @@ asyncio_coro *asyncio_wait_for_task_ms(asyncio_wait_for_state *wf, asyncio_task 
 typedef struct asyncio_io {
     asyncio_waitq readers, writers;
     int fd;
-    unsigned watching; /* events the port watches for it (loop-private) */
-    uint8_t port;      /* the port's own state for it (port_posix.c: epoll's) */
+    uint8_t watching; /* events the port watches for it (loop-private) */
+    uint8_t port;     /* the port's own state for it (port_posix.c: epoll's) */
 } asyncio_io;
 
 void asyncio_io_init(asyncio_io *io, int fd);
@@ -3274,7 +3274,7 @@ static int asyncio_io_rewatch_(asyncio_io *io)
     if (r == ASYNCIO_OK) {
         asyncio_L_.io_watched += (want != 0) - (io->watching != 0);
         asyncio_L_.work = 1;
-        io->watching = want;
+        io->watching = (uint8_t)want;
     }
     return r;
 }
