@@ -1732,6 +1732,19 @@ void asyncio_stream_set_tls(asyncio_stream *s, asyncio_tls *t) { s->tls = t; }
 
 static const asyncio_transport_ops asyncio_tls_ops_;
 
+/* The stream's TLS session, open or not: set with asyncio_stream_set_tls /
+ * a server slot, or the transport it was opened over (asyncio_tls_wrap). */
+static asyncio_tls *asyncio_stream_tls_session_(const asyncio_stream *s)
+{
+    if (!s)
+        return NULL;
+    if (s->tls)
+        return s->tls;
+    if (s->tr && s->tr->ops == &asyncio_tls_ops_)
+        return (asyncio_tls *)(void *)s->tr;
+    return NULL;
+}
+
 asyncio_tls *asyncio_stream_tls(const asyncio_stream *s)
 {
     if (!s || s->state != ASYNCIO_STREAM_OPEN_ || s->tr->ops != &asyncio_tls_ops_)
@@ -1968,8 +1981,9 @@ static int asyncio_tls_start_(asyncio_stream *s, asyncio_tls_config *c, const ch
 int asyncio_stream_tls_error(const asyncio_stream *s)
 {
 #ifdef ASYNCIO_STREAM_TLS
-    if (s && s->tls)
-        return s->tls->last_err;
+    const asyncio_tls *t = asyncio_stream_tls_session_(s);
+    if (t)
+        return t->last_err;
 #else
     (void)s;
 #endif
@@ -1984,10 +1998,10 @@ int asyncio_stream_tls_error_text(const asyncio_stream *s, char *buf, size_t cap
 #ifdef ASYNCIO_STREAM_TLS
         if (e)
             mbedtls_strerror(e, buf, cap);
-        if (e == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && s->tls->ready) {
+        if (e == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && asyncio_stream_tls_session_(s)->ready) {
             /* Why: unknown CA, name mismatch, expired... (one line each). */
             size_t n = strlen(buf);
-            uint32_t flags = mbedtls_ssl_get_verify_result(&s->tls->ssl);
+            uint32_t flags = mbedtls_ssl_get_verify_result(&asyncio_stream_tls_session_(s)->ssl);
             if (n + 2 < cap && flags != (uint32_t)-1) {
                 char *end;
                 buf[n++] = ':';

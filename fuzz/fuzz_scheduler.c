@@ -318,8 +318,9 @@ static void walk_waitq(const asyncio_waitq *q, int on_task)
         CHECK(t->link.wait.queue == q, "task %d in wait queue %p points to %p", task_index(t),
               (const void *)q, (const void *)t->link.wait.queue);
         CHECK(next->link.wait.prev == t, "broken back link in wait queue");
-        CHECK(!!(t->flags & ASYNCIO_F_ON_TASK_) == on_task, "task %d: ON_TASK flag is %d",
-              task_index(t), !!(t->flags & ASYNCIO_F_ON_TASK_));
+        CHECK(((t->flags & ASYNCIO_F_QUEUE_KIND_) == ASYNCIO_F_ON_TASK_) == on_task,
+              "task %d: queue kind %u", task_index(t),
+              (unsigned)(t->flags & ASYNCIO_F_QUEUE_KIND_));
         mark(t, IN_WAITQ, q);
         t = next;
     } while (t != tail);
@@ -776,7 +777,7 @@ static asyncio_coro *sync_director(struct sync_director *f, unsigned j)
 static asyncio_task *awaited_by(const asyncio_task *t)
 {
     if (t->state != ASYNCIO_TASK_PENDING || t->where != ASYNCIO_IN_WAITQ_ ||
-        !(t->flags & ASYNCIO_F_ON_TASK_))
+        (t->flags & ASYNCIO_F_QUEUE_KIND_) != ASYNCIO_F_ON_TASK_)
         return NULL;
     return (asyncio_task *)(void *)((char *)t->link.wait.queue -
                                     offsetof(asyncio_task, done_to.awaiters));

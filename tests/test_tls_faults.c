@@ -223,6 +223,8 @@ Test(tls_faults, a_receive_error_mid_handshake_is_the_transports_error)
     cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&main_co, both_main), NULL), 0);
     cr_assert_eq(cli.err, ASYNCIO_OSERROR(ECONNRESET), "%s", asyncio_stream_strerror(cli.err));
     cr_assert_eq(cli.tls.last_err, MBEDTLS_ERR_NET_RECV_FAILED);
+    /* A stream opened over asyncio_tls_wrap() tells its TLS error too. */
+    cr_assert_eq(asyncio_stream_tls_error(&cli.s), MBEDTLS_ERR_NET_RECV_FAILED);
     close_pair();
 }
 
