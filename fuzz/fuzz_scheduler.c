@@ -453,7 +453,10 @@ static void check_all(void)
     /* Every task is where it says it is, and nowhere else. */
     for (i = 0; i < NTASKS; i++) {
         t = task_at(i);
-        if (t->gen != asyncio_L_.gen || t->state == ASYNCIO_TASK_NEW)
+        /* Only this loop's tasks: a dropped one may carry the current gen
+         * after 256 resets (the 8-bit generation wraps). */
+        if (t->gen != asyncio_L_.gen || t->state == ASYNCIO_TASK_NEW ||
+            t->state == ASYNCIO_TASK_DROPPED)
             continue;
         switch (t->where) {
         case ASYNCIO_IN_NONE_:
@@ -1208,6 +1211,12 @@ static void reset_loop(int kind)
         asyncio_lock_init(&locks[i]);
         holders[i] = 0;
     }
+    /* Likewise for the Queue, Semaphore and Condition: a permit or an item
+     * handed to a dropped task is gone with it, so start them over too. */
+    CHECK(!sync_q.getters.tail && !sync_q.putters.tail && !sync_sem.waiters.tail &&
+              !sync_cond.waiters.tail,
+          "a Queue, Semaphore or Condition still has waiters");
+    sync_init();
     for (i = 0; i < NSLOTS; i++) {
         struct slot *s = &slots[i];
         if (s->task.state == ASYNCIO_TASK_DROPPED) {

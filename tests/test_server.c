@@ -179,6 +179,7 @@ static int emfile_main(asyncio_coro *co)
 
 Test(server, accept_out_of_descriptors_backs_off_reports_once_and_recovers)
 {
+    skip_under_valgrind("valgrind emulates RLIMIT_NOFILE");
     server_setup(2);
     asyncio_loop_set_exception_handler(asyncio_get_event_loop(), count_reports);
     asyncio_stream_init(&cl.a, cl.ra, sizeof cl.ra, cl.wa, sizeof cl.wa);

@@ -281,6 +281,7 @@ static int spin_main(asyncio_coro *co)
 
 Test(tls_faults, a_drain_through_a_handshake_that_must_read_waits_without_spinning)
 {
+    skip_under_valgrind("it measures CPU time");
     int sv[2];
     asyncio_posix_virtual_time(0, 0); /* real time: a spin shows as CPU time */
     tls_configs();

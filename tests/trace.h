@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static char trace_buf[16384];
@@ -29,5 +30,14 @@ static void trace(const char *fmt, ...)
 
 /* The trace so far must be exactly `expected` (lines joined by '\n'). */
 #define assert_trace(expected) cr_assert_str_eq(trace_buf, expected)
+
+/* A test whose measure is the process itself (its CPU time, its descriptor
+ * limit, which valgrind emulates) skips when `make check-valgrind-suites`
+ * runs it (it sets ASYNCIO_UNDER_VALGRIND); every other build runs it. */
+#define skip_under_valgrind(why)                                                                   \
+    do {                                                                                           \
+        if (getenv("ASYNCIO_UNDER_VALGRIND"))                                                      \
+            cr_skip_test("under valgrind: %s", why);                                               \
+    } while (0)
 
 #endif
