@@ -5,8 +5,7 @@
  * cannot start under TSan (its arena is mapped at fixed addresses TSan
  * reserves: Snaipe/Criterion#274), so this runner takes its place: every
  * test runs in a forked child, as Criterion does, with the suite's init and
- * timeout. Include it first, before trace.h. (test_flag.c carries the same
- * runner inline.)
+ * timeout. Include it first, before trace.h.
  */
 #ifndef NOCRITERION_H
 #define NOCRITERION_H

@@ -24,7 +24,7 @@ $(BUILD)/gcc/plain/%: tests/%.c $(BUILD)/gcc/libasyncio.a | deps
 test-plain: $(PLAIN_BINS)
 	@set -e; for t in $(PLAIN_BINS); do echo "== $$t"; $$t; done
 
-$(BUILD)/tsan/nocriterion/%: tests/%.c tests/trace.h $(BUILD)/tsan/libasyncio.a | deps
+$(BUILD)/tsan/nocriterion/%: tests/%.c tests/trace.h tests/nocriterion.h $(BUILD)/tsan/libasyncio.a | deps
 	@mkdir -p $(dir $@)
 	clang $(STD) $(WARN) $(TEST_DEFS) $(VARIANT_FLAGS_tsan) -DFLAG_TEST_NO_CRITERION -I. -Itests $< \
 	    $(BUILD)/tsan/libasyncio.a -o $@ $(TLS_LIBS) -lpthread
