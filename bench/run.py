@@ -33,6 +33,24 @@ def callgrind_instructions(*cmd):
     return int(re.search(r"refs:\s+([\d,]+)", out).group(1).replace(",", ""))
 
 
+def echo_syscalls_per_message(cmd, port, n, secs=2.0):
+    """Run an echo server under `strace -c` with n connections for secs; return the
+    server's system calls (every thread) per echoed message. strace slows the server,
+    so the rate measured here is not reported; the ratio is what it counts."""
+    out = f"{B}/strace-{port}-{n}.txt"
+    srv = subprocess.Popen(["strace", "-f", "-c", "-qq", "-o", out, *cmd],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        rate = float(run(f"{B}/echo_load", str(port), str(n), str(secs)))
+    finally:
+        for pid in run("pgrep", "-P", str(srv.pid)).split():
+            os.kill(int(pid), 9)  # the traced server: strace then writes its summary
+        srv.wait()
+    with open(out) as f:
+        total = [line.split() for line in f if line.rstrip().endswith(" total")][0]
+    return int(total[3]) / (rate * secs)
+
+
 def sizes(path):
     """type -> size from `nm -S` of tests/arm/sizes.c's `sizeof_asyncio_<type>` globals."""
     nm = "arm-none-eabi-nm" if "arm" in path else "nm"
@@ -182,6 +200,12 @@ def main():
         row(f"TCP echo, 64-byte messages/s, {n} connection(s)", f"{o / 1e3:.1f} k",
             f"libuv {u / 1e3:.1f} k, CPython {c / 1e3:.1f} k", f"{o / u:.2f}x libuv, {o / c:.1f}x CPython",
             "at least libuv's" if n == 1000 else "", (o >= u) if n == 1000 else None)
+    # System calls per message (a separate run under strace -c, which slows the servers).
+    for n in (100, 1000):
+        o = echo_syscalls_per_message(*[(c, p) for name, c, p in servers if name == "asyncio.h"][0], n)
+        u = echo_syscalls_per_message(*[(c, p) for name, c, p in servers if name == "libuv"][0], n)
+        row(f"TCP echo, system calls per message (strace -c), {n} connections", f"{o:.2f}",
+            f"libuv {u:.2f}", f"{o / u:.2f}x")
 
     # Memory.
     host = sizes(f"{B}/sizes.o")

@@ -19,7 +19,7 @@ needs=(gcc g++ clang make libcriterion-dev clang-format gcc-arm-none-eabi libnew
        qemu-system-arm python3 valgrind libmbedtls-dev openssl binutils cmake
        "libclang-rt-dev|libclang-rt-14-dev|libclang-common-14-dev|libclang-common-15-dev")
 case "${1:-}" in
-bench) needs+=(libuv1-dev) ;;
+bench) needs+=(libuv1-dev strace) ;;
 coverage) needs+=(gcovr) ;;
 esac
 
