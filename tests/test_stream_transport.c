@@ -35,6 +35,27 @@ struct peer {
 static struct peer writer, reader;
 static asyncio_task writer_task, reader_task, main_task;
 static asyncio_coro main_frame_co;
+
+/* The two peers of a test as tasks: the main task starts the reader's and
+ * the writer's body, then awaits the writer, then the reader. */
+static asyncio_fn pair_reader_fn, pair_writer_fn;
+static int pair_main(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    asyncio_create_task(&reader_task, asyncio_coro_init(&reader.co, pair_reader_fn));
+    asyncio_create_task(&writer_task, asyncio_coro_init(&writer.co, pair_writer_fn));
+    AWAIT_TASK(&writer_task);
+    AWAIT_TASK(&reader_task);
+    ASYNC_END;
+}
+
+/* asyncio_run() of pair_main with these two bodies; its result. */
+static int run_pair(asyncio_fn reader_fn, asyncio_fn writer_fn)
+{
+    pair_reader_fn = reader_fn;
+    pair_writer_fn = writer_fn;
+    return asyncio_run(&main_task, asyncio_coro_init(&main_frame_co, pair_main), NULL);
+}
 static asyncio_tls_config server_ctx, client_ctx;
 
 static void tls_configs(void)
@@ -123,16 +144,6 @@ static int pipe_server_fn(asyncio_coro *co)
     ASYNC_END;
 }
 
-static int pipes_main(asyncio_coro *co)
-{
-    ASYNC_BEGIN(co);
-    asyncio_create_task(&reader_task, asyncio_coro_init(&reader.co, pipe_server_fn));
-    asyncio_create_task(&writer_task, asyncio_coro_init(&writer.co, pipe_client_fn));
-    AWAIT_TASK(&writer_task);
-    AWAIT_TASK(&reader_task);
-    ASYNC_END;
-}
-
 Test(transport, tls_runs_over_a_pipe_pair_not_a_socket)
 {
     int up[2], down[2];
@@ -141,7 +152,7 @@ Test(transport, tls_runs_over_a_pipe_pair_not_a_socket)
     cr_assert_eq(pipe(down), 0);
     open_peer(&writer, down[0], up[1], &client_ctx, "micropython.local");
     open_peer(&reader, up[0], down[1], &server_ctx, NULL);
-    cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&main_frame_co, pipes_main), NULL), 0);
+    cr_assert_eq(run_pair(pipe_server_fn, pipe_client_fn), 0);
     assert_trace("client: sent over TLS: 1\nserver: got hello over pipes\nclient: got echo: hello "
                  "over pipes\n"
                  "server: then EOF: 0\n");
@@ -186,16 +197,6 @@ static int cutoff_writer_fn(asyncio_coro *co)
     ASYNC_END;
 }
 
-static int cutoff_main(asyncio_coro *co)
-{
-    ASYNC_BEGIN(co);
-    asyncio_create_task(&reader_task, asyncio_coro_init(&reader.co, reader_fn));
-    asyncio_create_task(&writer_task, asyncio_coro_init(&writer.co, cutoff_writer_fn));
-    AWAIT_TASK(&writer_task);
-    AWAIT_TASK(&reader_task);
-    ASYNC_END;
-}
-
 static void small_socketpair(int sv[2])
 {
     int small = 4096, i;
@@ -208,7 +209,7 @@ static void small_socketpair(int sv[2])
 
 static void check_cutoff_run(void)
 {
-    cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&main_frame_co, cutoff_main), NULL), 0);
+    cr_assert_eq(run_pair(reader_fn, cutoff_writer_fn), 0);
     cr_assert_eq(reader.err, 0, "reader: %s", asyncio_stream_strerror(reader.err));
     cr_assert_eq(reader.done, writer.total, "received %zu of %zu bytes", reader.done, writer.total);
     cr_assert_eq(reader.bad, 0, "%zu bytes differ", reader.bad);
@@ -268,16 +269,6 @@ static int awrite_fn(asyncio_coro *co)
     ASYNC_END;
 }
 
-static int awrite_main(asyncio_coro *co)
-{
-    ASYNC_BEGIN(co);
-    asyncio_create_task(&reader_task, asyncio_coro_init(&reader.co, reader_fn));
-    asyncio_create_task(&writer_task, asyncio_coro_init(&writer.co, awrite_fn));
-    AWAIT_TASK(&writer_task);
-    AWAIT_TASK(&reader_task);
-    ASYNC_END;
-}
-
 static void run_awrite(void)
 {
     size_t i;
@@ -286,7 +277,7 @@ static void run_awrite(void)
     for (i = 0; i < AWRITE_TOTAL; i++)
         big[i] = pattern(i);
     writer.total = AWRITE_TOTAL;
-    cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&main_frame_co, awrite_main), NULL), 0);
+    cr_assert_eq(run_pair(reader_fn, awrite_fn), 0);
     cr_assert_eq(writer.done, (size_t)AWRITE_TOTAL, "awrite's value");
     cr_assert_eq(reader.err, 0, "reader: %s", asyncio_stream_strerror(reader.err));
     cr_assert_eq(reader.done, (size_t)AWRITE_TOTAL, "received %zu bytes", reader.done);
@@ -360,16 +351,6 @@ static int mem_writer_fn(asyncio_coro *co)
     ASYNC_END;
 }
 
-static int mem_main(asyncio_coro *co)
-{
-    ASYNC_BEGIN(co);
-    asyncio_create_task(&reader_task, asyncio_coro_init(&reader.co, reader_fn));
-    asyncio_create_task(&writer_task, asyncio_coro_init(&writer.co, mem_writer_fn));
-    AWAIT_TASK(&writer_task);
-    AWAIT_TASK(&reader_task);
-    ASYNC_END;
-}
-
 static void open_mem_peer(struct peer *p, mem_end *e)
 {
     memset(p, 0, sizeof *p);
@@ -388,7 +369,7 @@ Test(transport, a_memory_transport_with_short_transfers_and_again_moves_every_by
     open_mem_peer(&writer, &mem_a);
     open_mem_peer(&reader, &mem_b);
     writer.total = MEM_TOTAL;
-    cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&main_frame_co, mem_main), NULL), 0);
+    cr_assert_eq(run_pair(reader_fn, mem_writer_fn), 0);
     cr_assert_eq(reader.err, 0, "reader: %s", asyncio_stream_strerror(reader.err));
     cr_assert_eq(reader.done, (size_t)MEM_TOTAL);
     cr_assert_eq(reader.bad, 0);
@@ -521,16 +502,6 @@ static int refusing_server_fn(asyncio_coro *co)
     ASYNC_END;
 }
 
-static int refused_main(asyncio_coro *co)
-{
-    ASYNC_BEGIN(co);
-    asyncio_create_task(&reader_task, asyncio_coro_init(&reader.co, refusing_server_fn));
-    asyncio_create_task(&writer_task, asyncio_coro_init(&writer.co, refused_client_fn));
-    AWAIT_TASK(&writer_task);
-    AWAIT_TASK(&reader_task);
-    ASYNC_END;
-}
-
 Test(transport, a_refused_tls_client_reports_the_alert_not_a_broken_pipe)
 {
     unsigned again, epipe_cases = 0;
@@ -554,8 +525,7 @@ Test(transport, a_refused_tls_client_reports_the_alert_not_a_broken_pipe)
         cr_assert_eq(asyncio_tls_wrap(&reader.tls, &server_ctx, &mem_b.base, NULL), 0);
         cr_assert_eq(asyncio_stream_open(&writer.s, &writer.tls.base), 0);
         cr_assert_eq(asyncio_stream_open(&reader.s, &reader.tls.base), 0);
-        cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&main_frame_co, refused_main), NULL),
-                     0);
+        cr_assert_eq(run_pair(refusing_server_fn, refused_client_fn), 0);
         cr_assert_eq(reader.err, ASYNCIO_ETLS_NOCERT, "server: %s", asyncio_strerror(reader.err));
         snprintf(got + strlen(got), sizeof got - strlen(got), " %u:%s", again,
                  asyncio_stream_strerror(writer.err));
