@@ -1379,7 +1379,8 @@ static inline void asyncio_ignore_(int r) { (void)r; }
 /* ThreadSafeFlag.wait(): returns at once (clearing it) if set; one waiter
  * only (a second one gets EBUSY). */
 #define ASYNCIO_AWAIT_FLAG(f)                                                                      \
-    ASYNCIO_AWAIT_ON_(asyncio_flag, f, asyncio_flag_wait_start_, asyncio_flag_wait_finish_)
+    ASYNCIO_AWAIT_OBJ_(asyncio_flag, f, asyncio_flag_wait_start_(ASYNCIO_ARG_(asyncio_flag)),      \
+                       asyncio_flag_resumed_(ASYNCIO_ARG_(asyncio_flag)))
 
 /* Wait until `io` is ready for ASYNCIO_IO_READ or ASYNCIO_IO_WRITE. Errors:
  * EINVAL if the port cannot watch descriptors. */
@@ -1495,8 +1496,36 @@ int asyncio_await_task_finish_(asyncio_task *t, asyncio_value *value);
 int asyncio_event_wait_start_(asyncio_event *e);
 int asyncio_lock_acquire_start_(asyncio_lock *l, asyncio_value *result);
 int asyncio_lock_acquire_finish_(asyncio_lock *l, asyncio_value *result);
-int asyncio_flag_wait_start_(asyncio_flag *f, asyncio_value *result);
+int asyncio_flag_wait_start_(asyncio_flag *f);
 int asyncio_flag_wait_finish_(asyncio_flag *f, asyncio_value *result);
+/*
+ * Memory order of the flag's state. A port whose flags are only ever set on
+ * the loop's own core (interrupt handlers on a single-core MCU) defines
+ * ASYNCIO_SINGLE_CORE: a core sees its own stores in program order, so
+ * compiler barriers are enough and the hardware barriers (DMB) go.
+ */
+#ifdef ASYNCIO_SINGLE_CORE
+#define ASYNCIO_ACQUIRE_ __ATOMIC_RELAXED
+#define ASYNCIO_RELEASE_ __ATOMIC_RELAXED
+#define ASYNCIO_ACQ_REL_ __ATOMIC_RELAXED
+#define ASYNCIO_BARRIER_() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+#else
+#define ASYNCIO_ACQUIRE_ __ATOMIC_ACQUIRE
+#define ASYNCIO_RELEASE_ __ATOMIC_RELEASE
+#define ASYNCIO_ACQ_REL_ __ATOMIC_ACQ_REL
+#define ASYNCIO_BARRIER_() ((void)0)
+#endif
+/* flag.wait() resumed: consume the flag (a store: the loop woke the task
+ * because it was set), or deliver the cancellation instead. Inline: it is on
+ * the interrupt-to-task path. */
+static inline int asyncio_flag_resumed_(asyncio_flag *f)
+{
+    if (asyncio_running_->flags & ASYNCIO_F_CANCEL_)
+        return asyncio_resume_();
+    ASYNCIO_BARRIER_();
+    __atomic_store_n(&f->state, 0, ASYNCIO_RELEASE_);
+    return ASYNCIO_OK;
+}
 int asyncio_io_wait_start_(asyncio_io *io, unsigned events);
 
 #ifdef __cplusplus
@@ -1608,6 +1637,11 @@ void asyncio_trace_set(const asyncio_trace_hooks *hooks)
 #define ASYNCIO_TRACE_IDLE_EXIT() ((void)0)
 #endif
 
+/* asyncio_loop.work: the kinds of work that can wake a task. */
+#define ASYNCIO_WORK_FLAGS_ 0x01u  /* armed flags */
+#define ASYNCIO_WORK_IO_ 0x02u     /* watched descriptors */
+#define ASYNCIO_WORK_TIMERS_ 0x04u /* sleeping tasks */
+
 /* Where a task is (asyncio_task.where). */
 enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ };
 
@@ -1623,14 +1657,15 @@ enum { ASYNCIO_IN_NONE_, ASYNCIO_IN_RUNQ_, ASYNCIO_IN_HEAP_, ASYNCIO_IN_WAITQ_ }
 #define ASYNCIO_F_REPORT_ 0x40u   /* done, queued for its exception-handler pass */
 
 struct asyncio_loop {
-    asyncio_task *run_head, *run_tail; /* FIFO of runnable tasks */
+    asyncio_task *run_head, *run_tail; /* FIFO of runnable tasks (tail: while head is set) */
     asyncio_task *heap;                /* sleeping tasks, earliest first */
     asyncio_task *main;                /* run_until_complete returns when it ends */
     asyncio_flag *armed;               /* flags that have a waiter */
     asyncio_link parked;               /* ring of every parked task (wait queues, gather) */
     unsigned io_watched;               /* descriptors the port watches */
-    uint8_t work; /* timers, armed flags or watched descriptors may exist: look (a hint, set
-                     when one is added, recomputed by the loop when it looks) */
+    uint8_t work; /* ASYNCIO_WORK_*_: what may exist for the loop to look at (a hint: a bit
+                     is set when its first item is added, cleared by the loop when it finds
+                     none left) */
     asyncio_exception_handler handler;
     uint32_t seq;
     uint8_t gen;
@@ -1776,7 +1811,7 @@ static void asyncio_runq_push_(asyncio_task *t)
 {
     t->where = ASYNCIO_IN_RUNQ_;
     t->link.run.next = NULL;
-    if (asyncio_L_.run_tail)
+    if (asyncio_L_.run_head)
         asyncio_L_.run_tail->link.run.next = t;
     else
         asyncio_L_.run_head = t;
@@ -1801,13 +1836,13 @@ static void asyncio_runq_remove_(asyncio_task *t)
     t->where = ASYNCIO_IN_NONE_;
 }
 
+/* run_tail is meaningful only while run_head is set: popping the last task
+ * leaves it stale (push looks at run_head), one store fewer per step. */
 static asyncio_task *asyncio_runq_pop_(void)
 {
     asyncio_task *t = asyncio_L_.run_head;
     if (t) {
         asyncio_L_.run_head = t->link.run.next;
-        if (!asyncio_L_.run_head)
-            asyncio_L_.run_tail = NULL;
         t->where = ASYNCIO_IN_NONE_;
     }
     return t;
@@ -1875,7 +1910,7 @@ static void asyncio_heap_push_(asyncio_task *t, uint32_t wake)
     t->aux.timer.seq = asyncio_L_.seq++;
     t->link.heap.child = t->link.heap.sibling = t->link.heap.prev = NULL;
     asyncio_L_.heap = asyncio_heap_meld_(asyncio_L_.heap, t);
-    asyncio_L_.work = 1;
+    asyncio_L_.work |= ASYNCIO_WORK_TIMERS_;
 }
 
 static asyncio_task *asyncio_heap_pop_(void)
@@ -2504,24 +2539,6 @@ int asyncio_lock_acquire_finish_(asyncio_lock *l, asyncio_value *result)
 /* ThreadSafeFlag                                                           */
 /* ------------------------------------------------------------------------ */
 
-/*
- * Memory order of the flag's state. A port whose flags are only ever set on
- * the loop's own core (interrupt handlers on a single-core MCU) defines
- * ASYNCIO_SINGLE_CORE: a core sees its own stores in program order, so
- * compiler barriers are enough and the hardware barriers (DMB) go.
- */
-#ifdef ASYNCIO_SINGLE_CORE
-#define ASYNCIO_ACQUIRE_ __ATOMIC_RELAXED
-#define ASYNCIO_RELEASE_ __ATOMIC_RELAXED
-#define ASYNCIO_ACQ_REL_ __ATOMIC_RELAXED
-#define ASYNCIO_BARRIER_() __atomic_signal_fence(__ATOMIC_SEQ_CST)
-#else
-#define ASYNCIO_ACQUIRE_ __ATOMIC_ACQUIRE
-#define ASYNCIO_RELEASE_ __ATOMIC_RELEASE
-#define ASYNCIO_ACQ_REL_ __ATOMIC_ACQ_REL
-#define ASYNCIO_BARRIER_() ((void)0)
-#endif
-
 /* Atomically read and clear the flag. Cores without an atomic exchange
  * (ARMv6-M) use the port's critical section instead. */
 static int asyncio_flag_take_(asyncio_flag *f)
@@ -2565,9 +2582,8 @@ void asyncio_flag_clear(asyncio_flag *f)
     __atomic_store_n(&f->state, 0, ASYNCIO_RELEASE_);
 }
 
-int asyncio_flag_wait_start_(asyncio_flag *f, asyncio_value *result)
+int asyncio_flag_wait_start_(asyncio_flag *f)
 {
-    (void)result;
     int r = asyncio_park_check_();
     if (r)
         return r;
@@ -2581,7 +2597,7 @@ int asyncio_flag_wait_start_(asyncio_flag *f, asyncio_value *result)
     if (!f->is_armed) {
         f->armed = asyncio_L_.armed;
         asyncio_L_.armed = f;
-        asyncio_L_.work = 1;
+        asyncio_L_.work |= ASYNCIO_WORK_FLAGS_;
         f->is_armed = 1;
     }
     return ASYNCIO_PENDING;
@@ -2589,35 +2605,36 @@ int asyncio_flag_wait_start_(asyncio_flag *f, asyncio_value *result)
 
 int asyncio_flag_wait_finish_(asyncio_flag *f, asyncio_value *result)
 {
-    const asyncio_task *cur = asyncio_running_;
     (void)result;
-    if (cur && !(cur->flags & ASYNCIO_F_CANCEL_)) {
-        asyncio_flag_clear(f); /* wait() clears it: a store, the old value is not needed */
-        return ASYNCIO_OK;
-    }
-    return asyncio_resume_(); /* ENOLOOP, the cancellation, or a reset frame */
+    if (!asyncio_running_)
+        return ASYNCIO_ENOLOOP;
+    return asyncio_flag_resumed_(f);
 }
 
 /* Wake the waiters of flags that were set; forget flags with no waiter. A
- * flag has at most one waiter, so a woken flag has none left. */
+ * flag has at most one waiter, so a woken flag has none left. The list is
+ * not empty. */
 static void asyncio_poll_flags_(void)
 {
-    asyncio_flag **link = &asyncio_L_.armed, *f;
-    while ((f = *link) != NULL) {
+    asyncio_flag **link = &asyncio_L_.armed, *f = *link;
+    do {
         asyncio_task *t = f->waiters.tail; /* its waiter, if any */
-        if (t && !__atomic_load_n(&f->state, ASYNCIO_ACQUIRE_)) {
-            link = &f->armed; /* not set: still armed */
-            continue;
-        }
         if (t) {
+            if (!__atomic_load_n(&f->state, ASYNCIO_ACQUIRE_)) {
+                link = &f->armed; /* not set: still armed */
+                continue;
+            }
             ASYNCIO_BARRIER_();
-            asyncio_waitq_remove_(&f->waiters, t);
+            /* asyncio_waitq_remove_ for a queue of one task that is in no
+             * kind-tagged queue (flag waiters never are): runq_push_ sets
+             * `where`. On the interrupt-to-task path, hence by hand. */
+            f->waiters.tail = NULL;
+            asyncio_parked_del_(t);
             asyncio_runq_push_(t);
         }
-        *link = f->armed;
-        f->armed = NULL;
+        *link = f->armed; /* disarmed; its stale `armed` is overwritten when re-armed */
         f->is_armed = 0;
-    }
+    } while ((f = *link) != NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -3226,7 +3243,7 @@ static int asyncio_isr_queue_take_or_park_(asyncio_isr_queue *q, asyncio_value *
         int r = asyncio_isr_queue_get_nowait(q, item);
         if (r != ASYNCIO_EQUEUEEMPTY)
             return r;
-        r = asyncio_flag_wait_start_(&q->flag, item);
+        r = asyncio_flag_wait_start_(&q->flag);
         if (r != ASYNCIO_OK)
             return r; /* parked (PENDING), or an error */
     }
@@ -3273,7 +3290,7 @@ static int asyncio_io_rewatch_(asyncio_io *io)
     r = asyncio_port_io_watch(io, want);
     if (r == ASYNCIO_OK) {
         asyncio_L_.io_watched += (want != 0) - (io->watching != 0);
-        asyncio_L_.work = 1;
+        asyncio_L_.work |= ASYNCIO_WORK_IO_;
         io->watching = (uint8_t)want;
     }
     return r;
@@ -3568,7 +3585,7 @@ static void asyncio_expire_timers_(void)
      * mark is only compared; it is cleared when it could leave the run
      * queue unseen: the heap emptying, runq_remove_, a loop reset.) */
     if (asyncio_L_.run_head == asyncio_L_.round_mark || !asyncio_L_.round_mark) {
-        asyncio_L_.round_mark = asyncio_L_.run_tail;
+        asyncio_L_.round_mark = asyncio_L_.run_head ? asyncio_L_.run_tail : NULL;
         if (now != asyncio_L_.stall_now) {
             asyncio_L_.stall_now = now;
             asyncio_L_.stall_rounds = 0;
@@ -3602,6 +3619,31 @@ static int asyncio_idle_(void)
     return 1;
 }
 
+/* Wake the tasks whose flag was set, whose descriptor is ready (polled
+ * before every step, as MicroPython does) or whose time has come, in that
+ * order. A kind's bit is cleared when the loop finds none of it left. */
+static void asyncio_look_(void)
+{
+    if (asyncio_L_.work & ASYNCIO_WORK_FLAGS_) {
+        if (asyncio_L_.armed)
+            asyncio_poll_flags_();
+        else
+            asyncio_L_.work &= (uint8_t)~ASYNCIO_WORK_FLAGS_;
+    }
+    if (asyncio_L_.work & ASYNCIO_WORK_IO_) {
+        if (asyncio_L_.io_watched)
+            asyncio_port_wait(0);
+        else
+            asyncio_L_.work &= (uint8_t)~ASYNCIO_WORK_IO_;
+    }
+    if (asyncio_L_.work & ASYNCIO_WORK_TIMERS_) {
+        if (asyncio_L_.heap)
+            asyncio_expire_timers_();
+        if (!asyncio_L_.heap)
+            asyncio_L_.work &= (uint8_t)~ASYNCIO_WORK_TIMERS_;
+    }
+}
+
 /* The scheduler: run tasks until the main task ends (or, with none, until
  * nothing is left that could run). */
 static void asyncio_run_loop_(void)
@@ -3609,16 +3651,9 @@ static void asyncio_run_loop_(void)
     for (;;) {
         asyncio_task *t;
         /* One test for the three kinds of work that can wake a task (most
-         * steps of a busy loop have none of them). */
-        if (asyncio_L_.work) {
-            if (asyncio_L_.armed)
-                asyncio_poll_flags_();
-            if (asyncio_L_.io_watched)
-                asyncio_port_wait(0); /* I/O readiness, polled every step as MicroPython does */
-            if (asyncio_L_.heap)
-                asyncio_expire_timers_();
-            asyncio_L_.work = asyncio_L_.armed || asyncio_L_.heap || asyncio_L_.io_watched;
-        }
+         * steps of a busy loop have none of them), then one bit each. */
+        if (asyncio_L_.work)
+            asyncio_look_();
         t = asyncio_runq_pop_();
         if (!t) {
             if (!asyncio_idle_())
@@ -3667,6 +3702,7 @@ static void asyncio_loop_reset_(void)
     asyncio_running_ = NULL;
     asyncio_L_.main = NULL;
     asyncio_L_.io_watched = 0;
+    asyncio_L_.work = 0; /* nothing of any kind is left */
     asyncio_L_.stop_pending = 0;
     asyncio_L_.gen++; /* tasks of the old loop are no longer live */
 }

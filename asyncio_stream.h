@@ -585,11 +585,7 @@ int asyncio_transport_wait_io(asyncio_io *io, unsigned events)
     return asyncio_io_wait_start_(io, events);
 }
 
-int asyncio_transport_wait_flag(asyncio_flag *f)
-{
-    asyncio_value unused;
-    return asyncio_flag_wait_start_(f, &unused);
-}
+int asyncio_transport_wait_flag(asyncio_flag *f) { return asyncio_flag_wait_start_(f); }
 
 void asyncio_stream_init(asyncio_stream *s, void *rbuf, size_t rcap, void *wbuf, size_t wcap)
 {

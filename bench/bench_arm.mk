@@ -27,7 +27,7 @@ $(ARM_BENCH)/$(1)-$(2).elf: $(3) src/asyncio.c $(ARM_BUILD)/rt.o $(ARM_DEPS) ben
 	@mkdir -p $$(dir $$@)
 	$(ARM_CC) $(ARM_M7) $(filter-out -O2,$(ARM_CFLAGS)) -$(2) $(ARM_QEMU) -include tests/arm/openmv.h \
 	    $(4) -c port_openmv.c -o $(ARM_BENCH)/$(1)-$(2)-port.o
-	$(ARM_CC) $(ARM_M7) $(filter-out -O2,$(ARM_CFLAGS)) -$(2) $(ARM_QEMU) $(ARM_CORE_DEFS) \
+	$(ARM_CC) $(ARM_M7) $(filter-out -O2,$(ARM_CFLAGS)) -$(2) $(ARM_QEMU) \
 	    -c src/asyncio.c -o $(ARM_BENCH)/$(1)-$(2)-core.o
 	$(ARM_CC) $(ARM_M7) $(filter-out -O2,$(ARM_CFLAGS)) -$(2) $(ARM_QEMU) $(3) \
 	    $(ARM_BENCH)/$(1)-$(2)-port.o $(ARM_BENCH)/$(1)-$(2)-core.o $(ARM_BUILD)/rt.o \

@@ -20,8 +20,11 @@ ARM_FLAGS_cortex-m4     := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-s
 ARM_FLAGS_cortex-m0plus := -mcpu=cortex-m0plus -mthumb -mfloat-abi=soft
 ARM_M7      := $(ARM_FLAGS_cortex-m7)
 ARM_CFLAGS  := $(STD) $(WARN) -O2 -g -ffunction-sections -fdata-sections
-# qemu's mps2 boards clock the core (and SysTick) at 25 MHz.
-ARM_QEMU    := -DASYNCIO_OPENMV_CORE_HZ=25000000u -I. -Itests/arm
+# ThreadSafeFlags are set on the loop's own core only, as on a camera: every
+# file of an image is compiled so (the flag's inline resume path is in the
+# user's coroutines). qemu's mps2 boards clock the core (and SysTick) at 25 MHz.
+ARM_CORE_DEFS := -DASYNCIO_SINGLE_CORE
+ARM_QEMU    := -DASYNCIO_OPENMV_CORE_HZ=25000000u $(ARM_CORE_DEFS) -I. -Itests/arm
 ARM_LDFLAGS := -nostdlib -T tests/arm/mps2.ld -Wl,--gc-sections
 ARM_LIBS    := -lgcc
 # The runtime implements memcpy & co.: keep gcc from turning them into calls.
@@ -151,11 +154,10 @@ $(ARM_BUILD)/rt.o: tests/arm/rt.c tests/arm/rt.h tests/arm/arm.mk | deps
 	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_RT_FLAGS) -c $< -o $@
 
 # The core, compiled once for every image (src/asyncio.c: its own unit), as
-# a camera firmware would: ThreadSafeFlags set on this core only.
-ARM_CORE_DEFS := -DASYNCIO_SINGLE_CORE
+# a camera firmware would.
 $(ARM_BUILD)/core.o: src/asyncio.c asyncio.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
-	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_CORE_DEFS) -c $< -o $@
+	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -c $< -o $@
 
 # The streams without sockets (ASYNCIO_STREAM_SOCKETS is 0 off Unix), for the
 # images that use the UART transport.
@@ -165,7 +167,7 @@ $(ARM_BUILD)/stream.o: src/asyncio_stream.c asyncio_stream.h asyncio.h tests/arm
 # The same with the debugging aids (the task dump), for the images that use them.
 $(ARM_BUILD)/core-debug.o: src/asyncio.c asyncio.h tests/arm/arm.mk | deps
 	@mkdir -p $(dir $@)
-	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) $(ARM_CORE_DEFS) -DASYNCIO_DEBUG -c $< -o $@
+	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -DASYNCIO_DEBUG -c $< -o $@
 
 # One image: the port built with the image's defines (and openmv.h forced in,
 # so its declarations and the port's must agree), the program, the core
