@@ -489,10 +489,8 @@ ASYNCIO_NODISCARD_STRICT int asyncio_lock_release(asyncio_lock *l);
 
 /* ThreadSafeFlag: set from anywhere; one waiter; wait() clears it. */
 typedef struct asyncio_flag {
-    volatile int state;         /* written by set() from IRQs/threads: atomic */
-    asyncio_waitq waiters;      /* at most one task */
-    struct asyncio_flag *armed; /* next flag the loop polls (loop-private) */
-    uint8_t is_armed;
+    volatile int state;    /* written by set() from IRQs/threads: atomic */
+    asyncio_waitq waiters; /* at most one task (on the loop's flag_waiters ring) */
 } asyncio_flag;
 
 void asyncio_flag_init(asyncio_flag *f);
@@ -915,7 +913,8 @@ typedef int (*asyncio_print_fn)(void *ctx, const char *line);
 /*
  * Print every live task of the loop: the running one, the runnable ones
  * (run-queue order), the sleeping ones (timer-heap order), the waiting ones
- * (oldest parked first). Per task a header line
+ * (oldest parked first; those waiting on a flag, which the loop keeps on a
+ * ring of their own, last). Per task a header line
  *     task <addr> <root fn>: <state>[: <waits on>][, cancel pending]
  * then one line per coroutine of its await chain, root to innermost:
  *     <file>:<line> <fn>
@@ -1638,7 +1637,7 @@ void asyncio_trace_set(const asyncio_trace_hooks *hooks)
 #endif
 
 /* asyncio_loop.work: the kinds of work that can wake a task. */
-#define ASYNCIO_WORK_FLAGS_ 0x01u  /* armed flags */
+#define ASYNCIO_WORK_FLAGS_ 0x01u  /* tasks waiting on flags */
 #define ASYNCIO_WORK_IO_ 0x02u     /* watched descriptors */
 #define ASYNCIO_WORK_TIMERS_ 0x04u /* sleeping tasks */
 
@@ -1660,8 +1659,8 @@ struct asyncio_loop {
     asyncio_task *run_head, *run_tail; /* FIFO of runnable tasks (tail: while head is set) */
     asyncio_task *heap;                /* sleeping tasks, earliest first */
     asyncio_task *main;                /* run_until_complete returns when it ends */
-    asyncio_flag *armed;               /* flags that have a waiter */
-    asyncio_link parked;               /* ring of every parked task (wait queues, gather) */
+    asyncio_link parked;               /* ring of every parked task but flag waiters */
+    asyncio_link flag_waiters;         /* ring of the tasks waiting on a flag: the loop polls */
     unsigned io_watched;               /* descriptors the port watches */
     uint8_t work; /* ASYNCIO_WORK_*_: what may exist for the loop to look at (a hint: a bit
                      is set when its first item is added, cleared by the loop when it finds
@@ -1947,23 +1946,26 @@ static void asyncio_heap_remove_(asyncio_task *t)
 /* Wait queues: a ring of tasks, O(1) append, pop and removal               */
 /*                                                                          */
 /* Every parked task (in any wait queue, or parked by gather) is also on    */
-/* the loop's `parked` ring (doubly linked, the loop holds the sentinel),   */
+/* one of the loop's two rings, `parked`, or `flag_waiters` for a task      */
+/* waiting on a flag (the ring the loop polls; doubly linked, the loop      */
+/* holds the sentinels),                                                    */
 /* threaded through the task's aux.parked link: the timer fields, unused    */
 /* while it is parked, so the task stays 32 bytes on 32-bit targets.        */
 /* Joining and leaving it is O(1), branch-free, and done here, inside       */
 /* asyncio_waitq_push_ / _remove_ (and so _pop_, _wake_all_), and in        */
 /* gather's park/notify: any primitive built on these helpers (Event, Lock, */
 /* flag, task awaiters, I/O, Queue, Semaphore, ...) is covered with no      */
-/* bookkeeping of its own. new_event_loop() and close() walk this ring:     */
+/* bookkeeping of its own. new_event_loop() and close() walk both rings:   */
 /* each parked task is unlinked from its queue (a descriptor nobody waits   */
 /* on any more is unwatched, as on any removal) and marked DROPPED, so no   */
 /* object of the old loop keeps a pointer to it and nothing wakes it in the */
 /* new loop.                                                                */
 /* ------------------------------------------------------------------------ */
 
-static void asyncio_parked_add_(asyncio_task *t)
+/* Join ring `head` (the parked ring, or flag_waiters) as its newest. */
+static void asyncio_parked_add_(asyncio_task *t, asyncio_link *head)
 {
-    asyncio_link *l = &t->aux.parked, *head = &asyncio_L_.parked;
+    asyncio_link *l = &t->aux.parked;
     l->next = head->next;
     l->prev = head;
     head->next->prev = l;
@@ -1977,19 +1979,23 @@ static void asyncio_parked_del_(asyncio_task *t)
     l->next->prev = l->prev;
 }
 
-/* The first parked task, or NULL. */
-static asyncio_task *asyncio_parked_first_(void)
+/* The task of a ring link. */
+static asyncio_task *asyncio_parked_task_(asyncio_link *l)
 {
-    asyncio_link *l = asyncio_L_.parked.next;
-    if (l == &asyncio_L_.parked)
-        return NULL;
     return (asyncio_task *)(void *)((char *)l - offsetof(asyncio_task, aux.parked));
 }
 
-static void asyncio_waitq_push_(asyncio_waitq *q, asyncio_task *t)
+/* The newest task on ring `head`, or NULL. */
+static asyncio_task *asyncio_parked_first_(asyncio_link *head)
+{
+    return head->next == head ? NULL : asyncio_parked_task_(head->next);
+}
+
+/* Append `t` to wait queue `q`; it joins ring `ring`. */
+static void asyncio_waitq_push_on_(asyncio_waitq *q, asyncio_task *t, asyncio_link *ring)
 {
     asyncio_task *tail = q->tail;
-    asyncio_parked_add_(t);
+    asyncio_parked_add_(t, ring);
     t->where = ASYNCIO_IN_WAITQ_;
     t->link.wait.queue = q;
     if (!tail) {
@@ -2001,6 +2007,11 @@ static void asyncio_waitq_push_(asyncio_waitq *q, asyncio_task *t)
         tail->link.wait.next = t;
     }
     q->tail = t;
+}
+
+static void asyncio_waitq_push_(asyncio_waitq *q, asyncio_task *t)
+{
+    asyncio_waitq_push_on_(q, t, &asyncio_L_.parked);
 }
 
 static void asyncio_waitq_remove_(asyncio_waitq *q, asyncio_task *t)
@@ -2076,6 +2087,7 @@ static asyncio_loop *asyncio_ready_loop_(void)
 {
     if (!asyncio_L_.ready) {
         asyncio_L_.parked.next = asyncio_L_.parked.prev = &asyncio_L_.parked;
+        asyncio_L_.flag_waiters.next = asyncio_L_.flag_waiters.prev = &asyncio_L_.flag_waiters;
         asyncio_port_init();
         asyncio_L_.ready = 1;
     }
@@ -2562,8 +2574,6 @@ void asyncio_flag_init(asyncio_flag *f)
 {
     f->state = 0;
     f->waiters.tail = NULL;
-    f->armed = NULL;
-    f->is_armed = 0;
     asyncio_ready_loop_(); /* the port can be woken before an IRQ/thread sets f */
 }
 
@@ -2593,13 +2603,8 @@ int asyncio_flag_wait_start_(asyncio_flag *f)
         return ASYNCIO_EBUSY; /* one waiter only */
     if (asyncio_flag_take_(f))
         return ASYNCIO_OK;
-    asyncio_waitq_push_(&f->waiters, asyncio_running_);
-    if (!f->is_armed) {
-        f->armed = asyncio_L_.armed;
-        asyncio_L_.armed = f;
-        asyncio_L_.work |= ASYNCIO_WORK_FLAGS_;
-        f->is_armed = 1;
-    }
+    asyncio_waitq_push_on_(&f->waiters, asyncio_running_, &asyncio_L_.flag_waiters);
+    asyncio_L_.work |= ASYNCIO_WORK_FLAGS_;
     return ASYNCIO_PENDING;
 }
 
@@ -2611,30 +2616,30 @@ int asyncio_flag_wait_finish_(asyncio_flag *f, asyncio_value *result)
     return asyncio_flag_resumed_(f);
 }
 
-/* Wake the waiters of flags that were set; forget flags with no waiter. A
- * flag has at most one waiter, so a woken flag has none left. The list is
- * not empty. */
+/* Wake the tasks whose flag was set, oldest waiter first. The loop polls
+ * the waiters, not the flags: it never holds a pointer to a flag nobody
+ * waits on, so a flag can go away as soon as its waiter is done with it.
+ * With none left, the loop stops looking (clears ASYNCIO_WORK_FLAGS_). */
 static void asyncio_poll_flags_(void)
 {
-    asyncio_flag **link = &asyncio_L_.armed, *f = *link;
-    do {
-        asyncio_task *t = f->waiters.tail; /* its waiter, if any */
-        if (t) {
-            if (!__atomic_load_n(&f->state, ASYNCIO_ACQUIRE_)) {
-                link = &f->armed; /* not set: still armed */
-                continue;
-            }
+    asyncio_link *ring = &asyncio_L_.flag_waiters, *l = ring->prev;
+    if (l == ring)
+        asyncio_L_.work &= (uint8_t)~ASYNCIO_WORK_FLAGS_;
+    while (l != ring) {
+        asyncio_task *t = asyncio_parked_task_(l);
+        asyncio_waitq *q = t->link.wait.queue; /* its flag's `waiters` */
+        asyncio_flag *f = (asyncio_flag *)(void *)((char *)q - offsetof(asyncio_flag, waiters));
+        l = l->prev;
+        if (__atomic_load_n(&f->state, ASYNCIO_ACQUIRE_)) {
             ASYNCIO_BARRIER_();
             /* asyncio_waitq_remove_ for a queue of one task that is in no
              * kind-tagged queue (flag waiters never are): runq_push_ sets
              * `where`. On the interrupt-to-task path, hence by hand. */
-            f->waiters.tail = NULL;
+            q->tail = NULL;
             asyncio_parked_del_(t);
             asyncio_runq_push_(t);
         }
-        *link = f->armed; /* disarmed; its stale `armed` is overwritten when re-armed */
-        f->is_armed = 0;
-    } while ((f = *link) != NULL);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -3334,7 +3339,7 @@ void asyncio_io_forget(asyncio_io *io) { asyncio_io_ready(io, ASYNCIO_IO_READ | 
 static int asyncio_park_(void)
 {
     asyncio_task *cur = asyncio_running_;
-    asyncio_parked_add_(cur);
+    asyncio_parked_add_(cur, &asyncio_L_.parked);
     cur->where = ASYNCIO_IN_WAITQ_;
     cur->link.wait.queue = NULL;
     return ASYNCIO_PENDING;
@@ -3609,7 +3614,7 @@ static int asyncio_idle_(void)
         timeout = asyncio_ticks_diff(asyncio_L_.heap->aux.timer.key, asyncio_port_ticks_ms());
         if (timeout < 0)
             timeout = 0;
-    } else if (!asyncio_L_.armed && !asyncio_L_.io_watched &&
+    } else if (!asyncio_parked_first_(&asyncio_L_.flag_waiters) && !asyncio_L_.io_watched &&
                (!asyncio_L_.main || asyncio_L_.main->state == ASYNCIO_TASK_DONE)) {
         return 0;
     }
@@ -3621,15 +3626,14 @@ static int asyncio_idle_(void)
 
 /* Wake the tasks whose flag was set, whose descriptor is ready (polled
  * before every step, as MicroPython does) or whose time has come, in that
- * order. A kind's bit is cleared when the loop finds none of it left. */
+ * order. A kind's bit is cleared when the loop finds none of it left (the
+ * flags' bit exactly when the last one is disarmed). */
 static void asyncio_look_(void)
 {
-    if (asyncio_L_.work & ASYNCIO_WORK_FLAGS_) {
-        if (asyncio_L_.armed)
-            asyncio_poll_flags_();
-        else
-            asyncio_L_.work &= (uint8_t)~ASYNCIO_WORK_FLAGS_;
-    }
+    if (asyncio_L_.work & ASYNCIO_WORK_FLAGS_)
+        asyncio_poll_flags_();
+    if (!(asyncio_L_.work & (ASYNCIO_WORK_IO_ | ASYNCIO_WORK_TIMERS_)))
+        return; /* the usual case after an interrupt: one test */
     if (asyncio_L_.work & ASYNCIO_WORK_IO_) {
         if (asyncio_L_.io_watched)
             asyncio_port_wait(0);
@@ -3675,27 +3679,22 @@ static void asyncio_drop_(asyncio_task *t)
 }
 
 /* Drop every task of the loop: from the run queue, the timer heap and every
- * wait queue (through the parked list: Event, Lock, flag, awaited task,
- * gather, I/O, and whatever else parks through the wait-queue helpers).
- * Descriptors nobody waits on are unwatched as their waiters leave; flags
- * are disarmed. Afterwards no object the application keeps (an Event, a
+ * wait queue (through the parked and flag_waiters rings: Event, Lock, flag,
+ * awaited task, gather, I/O, and whatever else parks through the wait-queue
+ * helpers). Descriptors nobody waits on are unwatched as their waiters
+ * leave. Afterwards no object the application keeps (an Event, a
  * Lock, an asyncio_io...) points to a task of the old loop. */
 static void asyncio_loop_reset_(void)
 {
     asyncio_task *t;
-    asyncio_flag *f;
     while ((t = asyncio_runq_pop_()) != NULL)
         asyncio_drop_(t);
     while (asyncio_L_.heap)
         asyncio_drop_(asyncio_heap_pop_());
-    while ((t = asyncio_parked_first_()) != NULL) {
+    while ((t = asyncio_parked_first_(&asyncio_L_.parked)) != NULL ||
+           (t = asyncio_parked_first_(&asyncio_L_.flag_waiters)) != NULL) {
         asyncio_unqueue_(t);
         asyncio_drop_(t);
-    }
-    while ((f = asyncio_L_.armed) != NULL) {
-        asyncio_L_.armed = f->armed;
-        f->armed = NULL;
-        f->is_armed = 0;
     }
     asyncio_L_.run_head = asyncio_L_.run_tail = NULL;
     asyncio_L_.round_mark = NULL;
@@ -3857,7 +3856,7 @@ void asyncio_loop_call_exception_handler(asyncio_loop *loop, const asyncio_conte
 /*                                                                          */
 /* No registry of tasks: every live task is already reachable. A pending    */
 /* task is in exactly one place: running (loop.current), the run queue, the */
-/* timer heap, or parked (a wait queue or gather: the loop's parked ring).  */
+/* timer heap, or parked (a wait queue or gather: the loop's two rings).    */
 /* The only exception is run_forever's private stopper, unscheduled until  */
 /* stop(). So the dump costs no RAM per task.                               */
 /* ------------------------------------------------------------------------ */
@@ -4107,7 +4106,7 @@ static const asyncio_task *asyncio_heap_next_(const asyncio_task *t)
 int asyncio_dump_tasks(asyncio_print_fn print, void *ctx)
 {
     const asyncio_task *t, *cur = asyncio_running_;
-    const asyncio_link *p;
+    asyncio_link *p;
     uint32_t now;
     int n = 0, r;
     asyncio_dump_line_ l;
@@ -4134,12 +4133,12 @@ int asyncio_dump_tasks(asyncio_print_fn print, void *ctx)
     for (t = asyncio_L_.heap; t; t = asyncio_heap_next_(t))
         if (t != cur)
             ASYNCIO_DUMP_ONE_(t);
-    for (p = asyncio_L_.parked.prev; p && p != &asyncio_L_.parked; p = p->prev) {
-        t = (const asyncio_task *)(const void *)((const char *)p -
-                                                 offsetof(asyncio_task, aux.parked));
-        if (t != cur)
+    for (p = asyncio_L_.parked.prev; p && p != &asyncio_L_.parked; p = p->prev)
+        if ((t = asyncio_parked_task_(p)) != cur)
             ASYNCIO_DUMP_ONE_(t);
-    }
+    for (p = asyncio_L_.flag_waiters.prev; p && p != &asyncio_L_.flag_waiters; p = p->prev)
+        if ((t = asyncio_parked_task_(p)) != cur)
+            ASYNCIO_DUMP_ONE_(t);
 #undef ASYNCIO_DUMP_ONE_
     return n;
 }

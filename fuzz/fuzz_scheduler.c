@@ -350,47 +350,51 @@ static void walk_heap(void)
     }
 }
 
-static int flag_armed(const asyncio_flag *f)
-{
-    const asyncio_flag *a;
-    int n = 0;
-    for (a = asyncio_L_.armed; a; a = a->armed) {
-        CHECK(++n <= NFLAGS, "armed flag list does not end");
-        if (a == f)
-            return 1;
-    }
-    return 0;
-}
+/* The loop's two rings of parked tasks (`parked`, and `flag_waiters` that
+ * the loop polls): proper, and together exactly the tasks whose `where`
+ * says they are in a wait queue (or parked by gather). on_ring[i] is 1 or
+ * 2: which ring task i is on. */
+static uint8_t on_ring[NTASKS];
 
-/* The loop's list of parked tasks: proper, and exactly the tasks whose
- * `where` says they are in a wait queue (or parked by gather). */
-static void walk_parked(void)
+static void walk_ring(const asyncio_link *head, uint8_t which)
 {
-    static uint8_t on_list[NTASKS];
-    const asyncio_link *l, *head = &asyncio_L_.parked, *prev = head;
+    const asyncio_link *l, *prev = head;
     const asyncio_task *t;
     int i, n = 0;
-    memset(on_list, 0, sizeof on_list);
     for (l = head->next; l != head; prev = l, l = l->next) {
         t = (const asyncio_task *)(const void *)((const char *)l -
                                                  offsetof(asyncio_task, aux.parked));
         i = task_index(t);
-        CHECK(++n <= NTASKS, "parked ring does not close");
-        CHECK(i >= 0, "unknown task on the parked ring");
-        CHECK(l->prev == prev, "parked ring: broken back link at task %d", i);
-        CHECK(t->where == ASYNCIO_IN_WAITQ_, "task %d on the parked ring says where=%d", i,
+        CHECK(++n <= NTASKS, "ring %u does not close", which);
+        CHECK(i >= 0, "unknown task on ring %u", which);
+        CHECK(l->prev == prev, "ring %u: broken back link at task %d", which, i);
+        CHECK(t->where == ASYNCIO_IN_WAITQ_, "task %d on ring %u says where=%d", i, which,
               t->where);
-        CHECK(t->gen == asyncio_L_.gen, "task %d of a dropped loop on the parked ring", i);
-        CHECK(!on_list[i], "task %d twice on the parked ring", i);
-        on_list[i] = 1;
+        CHECK(t->gen == asyncio_L_.gen, "task %d of a dropped loop on ring %u", i, which);
+        CHECK(!on_ring[i], "task %d on ring %u and ring %u", i, on_ring[i], which);
+        on_ring[i] = which;
     }
-    CHECK(head->prev == prev, "parked ring: the sentinel's back link is wrong");
+    CHECK(head->prev == prev, "ring %u: the sentinel's back link is wrong", which);
+}
+
+static void walk_parked(void)
+{
+    const asyncio_task *t;
+    int i;
+    memset(on_ring, 0, sizeof on_ring);
+    walk_ring(&asyncio_L_.parked, 1);
+    walk_ring(&asyncio_L_.flag_waiters, 2);
     for (i = 0; i < NTASKS; i++) {
         t = task_at(i);
         if (t->gen == asyncio_L_.gen && t->state == ASYNCIO_TASK_PENDING &&
             t->where == ASYNCIO_IN_WAITQ_)
-            CHECK(on_list[i], "parked task %d is not on the loop's parked ring", i);
+            CHECK(on_ring[i], "parked task %d is on neither of the loop's rings", i);
     }
+}
+
+static int flag_ring_empty(void)
+{
+    return asyncio_L_.flag_waiters.next == &asyncio_L_.flag_waiters;
 }
 static void sync_check(void);
 
@@ -412,7 +416,7 @@ static void check_all(void)
     }
     CHECK(!asyncio_L_.run_head || asyncio_L_.run_tail == last, "run queue tail is wrong");
     /* A kind of work the loop would not look at is a lost wake-up. */
-    CHECK(!asyncio_L_.armed || (asyncio_L_.work & ASYNCIO_WORK_FLAGS_), "armed flags unpolled");
+    CHECK(flag_ring_empty() || (asyncio_L_.work & ASYNCIO_WORK_FLAGS_), "flag waiters unpolled");
     CHECK(!asyncio_L_.heap || (asyncio_L_.work & ASYNCIO_WORK_TIMERS_), "timers unexpired");
     CHECK(!asyncio_L_.io_watched || (asyncio_L_.work & ASYNCIO_WORK_IO_), "descriptors unpolled");
     walk_heap();
@@ -434,8 +438,8 @@ static void check_all(void)
     sync_check();
     for (i = 0; i < NFLAGS; i++) {
         walk_waitq(&flags[i].waiters, 0);
-        CHECK(!flags[i].waiters.tail || (flags[i].is_armed && flag_armed(&flags[i])),
-              "flag %d has a waiter but is not polled", i);
+        CHECK(!flags[i].waiters.tail || on_ring[task_index(flags[i].waiters.tail)] == 2,
+              "flag %d has a waiter the loop does not poll", i);
     }
     for (i = 0; i < NIOS; i++) {
         unsigned want = (ios[i].readers.tail ? ASYNCIO_IO_READ : 0u) |
@@ -1197,12 +1201,11 @@ static void reset_loop(int kind)
     CHECK(!asyncio_L_.run_head && !asyncio_L_.run_tail && !asyncio_L_.heap &&
               asyncio_L_.parked.next == &asyncio_L_.parked,
           "the new loop's queues are not empty");
-    CHECK(!asyncio_L_.armed && !asyncio_L_.io_watched, "the new loop polls something");
+    CHECK(flag_ring_empty() && !asyncio_L_.io_watched, "the new loop polls something");
     for (i = 0; i < NEVENTS; i++)
         CHECK(!events[i].waiters.tail, "Event %d still has waiters", i);
     for (i = 0; i < NFLAGS; i++)
-        CHECK(!flags[i].waiters.tail && !flags[i].is_armed, /* `armed` means nothing then */
-              "flag %d still has a waiter or is armed", i);
+        CHECK(!flags[i].waiters.tail, "flag %d still has a waiter", i);
     for (i = 0; i < NIOS; i++) {
         CHECK(!ios[i].readers.tail && !ios[i].writers.tail, "io %d still has waiters", i);
         CHECK(!ios[i].watching && !port_watching[i], "io %d is still watched", i);
@@ -1293,7 +1296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(t->where == ASYNCIO_IN_NONE_, "task %d still queued at the end (%d)", i, t->where);
     }
     CHECK(!asyncio_L_.run_head && !asyncio_L_.heap, "queues not empty at the end");
-    CHECK(!asyncio_L_.armed, "a flag is still armed at the end");
+    CHECK(flag_ring_empty(), "a task still waits on a flag at the end");
     for (i = 0; i < NLOCKS; i++)
         CHECK(!locks[i].locked && !locks[i].handed_to && !locks[i].waiters.tail,
               "lock %d not free at the end", i);
