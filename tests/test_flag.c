@@ -9,6 +9,8 @@
 #include "port_posix.h"
 
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/time.h>
@@ -286,6 +288,75 @@ Test(flag, cancelled_waiter_leaves_the_flag_and_a_later_set_is_kept)
                  "task 2\n"
                  "task 2 done\n"
                  "second waiter returned 2 at 20\n");
+}
+
+/* ---- a flag that lives in its waiter's frame (heap storage) ---- */
+struct owner {
+    asyncio_coro co;
+    asyncio_flag flag;
+};
+static int owner_fn(asyncio_coro *co)
+{
+    struct owner *f = (struct owner *)co;
+    ASYNC_BEGIN(co);
+    AWAIT_FLAG(&f->flag);
+    trace("owner woken");
+    ASYNC_END;
+}
+
+struct free_main {
+    asyncio_coro co;
+    struct owner *own[2];
+    asyncio_task t[2], other_task;
+    asyncio_flag other;
+    struct waiter w;
+    int i;
+};
+/* Poison and free an owner's frame (and so its flag): the loop must not
+ * touch it again (ASan and valgrind builds report any access; the poison
+ * makes a stray read of the waiter pointer crash in the others). */
+static void free_owner(struct owner *o)
+{
+    memset(o, 0xA5, sizeof *o);
+    free(o);
+}
+static int free_main_fn(asyncio_coro *co)
+{
+    struct free_main *f = (struct free_main *)co;
+    ASYNC_BEGIN(co);
+    asyncio_flag_init(&f->other); /* a second flag keeps the loop polling */
+    asyncio_create_task(&f->other_task, waiter(&f->w, 9, &f->other));
+    for (f->i = 0; f->i < 2; f->i++) {
+        f->own[f->i] = calloc(1, sizeof *f->own[f->i]);
+        asyncio_flag_init(&f->own[f->i]->flag);
+        asyncio_create_task(&f->t[f->i], asyncio_coro_init(&f->own[f->i]->co, owner_fn));
+    }
+    YIELD;                              /* both owners and the other waiter park */
+    asyncio_flag_set(&f->own[0]->flag); /* owner 0: woken by its flag */
+    asyncio_task_cancel(&f->t[1]);      /* owner 1: cancelled while it waits */
+    AWAIT_TASK(&f->t[0]);
+    trace("owner 0 returned");
+    ASYNC_TRY(AWAIT_TASK(&f->t[1]));
+    trace("owner 1: %d", AWAIT_ERROR);
+    free_owner(f->own[0]);
+    free_owner(f->own[1]);
+    for (f->i = 0; f->i < 3; f->i++)
+        YIELD; /* the loop polls its flag waiters between these steps */
+    asyncio_flag_set(&f->other);
+    AWAIT_TASK(&f->other_task);
+    ASYNC_END;
+}
+
+Test(flag, a_flag_in_its_waiters_frame_may_be_freed_once_the_waiter_is_done)
+{
+    static struct free_main m;
+    static asyncio_task t;
+    cr_assert_eq(asyncio_run(&t, asyncio_coro_init(&m.co, free_main_fn), NULL), 0);
+    assert_trace("task 9\n"
+                 "owner woken\n"
+                 "owner 0 returned\n"
+                 "owner 1: -1000\n"
+                 "task 9 done\n");
 }
 
 /* ======================================================================== */
