@@ -142,10 +142,39 @@
  *           (one more pass, then the loop's exception handler sees it)
  *
  * A task sits in at most one queue at a time, so the queues share its links.
- * A task in a wait queue (or parked by gather) is also on the loop's list of
- * parked tasks (threaded through its timer fields), so that new_event_loop()
+ * A task in a wait queue (or parked by gather) is also on one of the loop's
+ * two rings of parked tasks (threaded through its timer fields; a task
+ * waiting on a flag is on the ring the loop polls), so that new_event_loop()
  * and loop_close() can take every task out of every queue: see "Wait queues"
  * in the implementation.
+ *
+ * ---------------------------------------------------------------------------
+ * COMPILE-TIME OPTIONS (define before including, the same in every file)
+ * ---------------------------------------------------------------------------
+ *   ASYNCIO_IMPLEMENTATION  compile the core in this file (exactly one file;
+ *                           on a camera, the port's: README "Building for
+ *                           the camera")
+ *   ASYNCIO_NO_SHORT_NAMES  only the ASYNCIO_-prefixed macros (no ASYNC_BEGIN,
+ *                           AWAIT, YIELD, ...)
+ *   ASYNCIO_STRICT          nodiscard also on create_task, cancel, lock_release
+ *   ASYNCIO_NO_NODISCARD    no nodiscard attributes at all
+ *   ASYNCIO_SINGLE_CORE     every asyncio_flag_set() runs on the loop's core
+ *                           (interrupts): the flag needs no hardware barriers.
+ *                           A file built without it is correct, only slower
+ *   ASYNCIO_NO_ATOMIC_XCHG  no atomic exchange instruction: the flag uses the
+ *                           port's critical section (automatic on ARMv6-M)
+ *   ASYNCIO_DEBUG           asyncio_dump_tasks(), asyncio_coro_where()
+ *   ASYNCIO_TRACE           trace hooks (implies ASYNCIO_DEBUG); or define the
+ *                           ASYNCIO_TRACE_* hook macros yourself (core's file)
+ *   ASYNCIO_CHECK_THREAD    loop calls from another thread fail (ETHREAD);
+ *                           ASYNCIO_THREAD_REPORT(name) reports the ignored ones
+ *   ASYNCIO_REPORT(ctx)     where unretrieved errors go (core's file; default
+ *                           asyncio_port_report())
+ *   ASYNCIO_STALL_ROUNDS    rounds with a frozen clock before ESTALL (1000000;
+ *                           0: off; core's file)
+ * Streams (asyncio_stream.h) have their own: ASYNCIO_STREAM_IMPLEMENTATION,
+ * ASYNCIO_STREAM_TLS, ASYNCIO_STREAM_SOCKETS (see that header); the ports
+ * theirs (port_openmv.c: ASYNCIO_OPENMV_*; port_posix.c: ASYNCIO_POSIX_*).
  */
 #ifndef ASYNCIO_H
 #define ASYNCIO_H
@@ -3630,10 +3659,6 @@ static int asyncio_idle_(void)
  * flags' bit exactly when the last one is disarmed). */
 static void asyncio_look_(void)
 {
-    if (asyncio_L_.work & ASYNCIO_WORK_FLAGS_)
-        asyncio_poll_flags_();
-    if (!(asyncio_L_.work & (ASYNCIO_WORK_IO_ | ASYNCIO_WORK_TIMERS_)))
-        return; /* the usual case after an interrupt: one test */
     if (asyncio_L_.work & ASYNCIO_WORK_IO_) {
         if (asyncio_L_.io_watched)
             asyncio_port_wait(0);
@@ -3656,7 +3681,9 @@ static void asyncio_run_loop_(void)
         asyncio_task *t;
         /* One test for the three kinds of work that can wake a task (most
          * steps of a busy loop have none of them), then one bit each. */
-        if (asyncio_L_.work)
+        if (asyncio_L_.work & ASYNCIO_WORK_FLAGS_)
+            asyncio_poll_flags_();
+        if (asyncio_L_.work & (ASYNCIO_WORK_IO_ | ASYNCIO_WORK_TIMERS_))
             asyncio_look_();
         t = asyncio_runq_pop_();
         if (!t) {

@@ -77,14 +77,14 @@ def arm_section():
                          text=True).stdout
     blocks, cur = {}, None
     for line in out.splitlines():
-        m = re.match(r"^# Cortex-M7 -(O\w+)", line)
+        m = re.match(r"^# Cortex-M7 -(O\w+)(.*)", line)
         if m:
-            cur = blocks.setdefault(m.group(1), {})
+            cur = blocks.setdefault(m.group(1) + ("-split" if "own" in m.group(2) else ""), {})
             continue
-        parts = line.split()
+        parts = line.lstrip("# ").split()
         if cur is not None and len(parts) == 2 and parts[1].isdigit():
             cur[parts[0]] = int(parts[1])
-    o2, os_ = blocks["O2"], blocks["Os"]
+    o2, os_, split = blocks["O2"], blocks["Os"], blocks["O2-split"]
     rows = [
         ("interrupts taken while every task sleeps 10 s (`idle_wakeups_per_10s`)",
          "idle_wakeups_per_10s", "", "", "<= 20"),
@@ -105,20 +105,26 @@ def arm_section():
             "(tests/arm/bench_lat.c, bench/bench_arm.py); the idle figure is the number of WFIs "
             "(each ended by an interrupt) in tests/arm/test_tickless.c's 10 s sleep, with tickless "
             "idle (a 1 kHz tick takes 10,000). FreeRTOS and Contiki-NG: the figures quoted in "
-            "issue 14, measured by its author the same way, not re-run here.", "",
+            "issue 14, measured by its author the same way, not re-run here. The images are the "
+            "camera build the README recommends: the core compiled into the port's unit "
+            "(port_openmv.c with `-DASYNCIO_IMPLEMENTATION`, every file with "
+            "`-DASYNCIO_SINGLE_CORE`). With the core in a unit of its own (src/asyncio.c): "
+            "IRQ -> task %d, YIELD -> YIELD %d at -O2 (`asyncio_flag_set()` then calls the "
+            "port's wake across units)." % (split["isr_to_task_instructions"],
+                                            split["yield_instructions"]), "",
             "\n".join(lines), "",
-            "Where the -O2 instructions go (from the trace, at the time of writing): IRQ -> task: the handler and "
-            "`asyncio_openmv_frame_irq()` (frame count, flag store, wake byte) 14, the port's "
-            "idle wait returning 6, the loop 58 (flag poll taking the waiter out of the flag's "
-            "queue into the run queue and unarming the flag ~35, I/O and timer checks 5, "
-            "run-queue pop 8, step 8, back to the top 2), the task's resume `switch` and the "
-            "call to the flag's finish 13, the finish (cancellation check, flag clear) 12. "
-            "YIELD -> YIELD: the task side (call, store the resume point, return) 6, "
-            "`asyncio_yield_start_` (cancellation check, run-queue append) 15, the loop 28 "
-            "(step's return 5, flag/I/O/timer checks 7, pop 8, step 8), the other task's resume "
-            "`switch`, call and check 12, `asyncio_resume_` 7, its loop body 5. The rest of the "
-            "way to 80/60 is in the macro layer's resume path (the `switch` and the finish "
-            "call) and in the loop's per-step polling, which MicroPython's semantics require.",
+            "Where the -O2 instructions go (from the trace, at the time of writing). IRQ -> task, 80: "
+            "the handler and `asyncio_openmv_frame_irq()` (clear the timer, frame count, flag "
+            "store, wake byte) 14; the port's idle wait returning 6; the loop 47: back to its top "
+            "1, the flags' work bit 3, the flag waiters' ring 26 (is it empty 3, the waiter's "
+            "flag and its state 6, the waiter out of the flag's queue and the ring and onto the "
+            "run queue 14, the ring's end 3), the I/O and timer bits 3, run-queue pop and step "
+            "14; the task's resume `switch` 5; the flag's resume inline in the await "
+            "(cancellation check, flag cleared) 8. YIELD -> YIELD, 53: the task stores its "
+            "resume point and returns 4; the loop 34: the step's result (yielded, no "
+            "cancellation) 6, run-queue append 9, the flags' and the I/O and timer bits 5, "
+            "pop and step 14; the other task's resume `switch` 5, its cancellation check 5, "
+            "and the benchmark's own loop 5.",
             "",
             "How to reproduce: `make bench-arm` (needs arm-none-eabi-gcc and qemu-system-arm: "
             "`bash tools/deps.sh`).", ""]
