@@ -212,11 +212,12 @@ int asyncio_port_io_watch(asyncio_io *io, unsigned events)
         return ASYNCIO_OSERROR(errno);
     if (events == 0) {
         /* A spent registration is disabled already: nothing to do. */
-        if (io->port == ASYNCIO_EP_ARMED_ && asyncio_posix_ctl_(epfd, EPOLL_CTL_DEL, io, 0) < 0 &&
-            errno != EBADF && errno != ENOENT)
-            return ASYNCIO_OSERROR(errno);
-        if (io->port == ASYNCIO_EP_ARMED_)
+        if (io->port == ASYNCIO_EP_ARMED_) {
+            if (asyncio_posix_ctl_(epfd, EPOLL_CTL_DEL, io, 0) < 0 && errno != EBADF &&
+                errno != ENOENT)
+                return ASYNCIO_OSERROR(errno);
             io->port = ASYNCIO_EP_NONE_;
+        }
         return ASYNCIO_OK;
     }
     if (io->port == ASYNCIO_EP_NONE_) {
