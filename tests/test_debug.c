@@ -366,3 +366,79 @@ Test(debug, hooks_see_create_resume_suspend_done_flag_and_idle)
     assert_trace(buf);
     asyncio_new_event_loop();
 }
+
+/* ---- a yield, and a yield after a delivered cancellation, traced ---- */
+static asyncio_task yielder_task, cancel_main_task;
+static asyncio_coro yielder_co, cancel_main_co;
+static const unsigned YIELDER_LINE = __LINE__ + 4;
+static int yielder_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    ASYNC_TRY(AWAIT_SLEEP_MS(100)); /* cancelled here */
+    trace("yielder: %s", asyncio_strerror(AWAIT_ERROR));
+    YIELD; /* suspends at once, from the loop's cancel-delivery pass */
+    trace("yielder ends");
+    ASYNC_END;
+}
+static const unsigned CANCEL_MAIN_LINE = __LINE__ + 5;
+static int cancel_main_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    asyncio_create_task(&yielder_task, asyncio_coro_init(&yielder_co, yielder_fn));
+    YIELD;
+    cr_assert_eq(asyncio_task_cancel(&yielder_task), 1);
+    AWAIT_TASK(&yielder_task);
+    ASYNC_END;
+}
+
+Test(debug, hooks_see_the_suspension_of_a_yield_and_of_a_yield_after_a_caught_cancellation)
+{
+    asyncio_trace_hooks hooks = {NULL,    on_created, on_resumed,    on_suspended,
+                                 on_done, on_flag,    on_idle_enter, on_idle_exit};
+    char buf[1024];
+    asyncio_new_event_loop();
+    asyncio_trace_set(&hooks);
+    cr_assert_eq(
+        asyncio_run(&cancel_main_task, asyncio_coro_init(&cancel_main_co, cancel_main_fn), NULL),
+        0);
+    asyncio_trace_set(NULL);
+    snprintf(buf, sizeof buf,
+             "created ?\n"
+             "resumed ?\n"
+             "created ?\n"
+             "suspended cancel_main_fn at line %u\n"
+             "resumed ?\n"
+             "suspended yielder_fn at line %u\n"
+             "resumed cancel_main_fn\n"
+             "suspended cancel_main_fn at line %u\n"
+             "resumed yielder_fn\n"
+             "yielder: cancelled\n"
+             "suspended yielder_fn at line %u\n"
+             "resumed yielder_fn\n"
+             "yielder ends\n"
+             "done yielder_fn 0\n"
+             "resumed cancel_main_fn\n"
+             "done cancel_main_fn 0\n",
+             CANCEL_MAIN_LINE, YIELDER_LINE, CANCEL_MAIN_LINE + 2, YIELDER_LINE + 2);
+    assert_trace(buf);
+    asyncio_new_event_loop();
+}
+
+/* A table whose hooks are all NULL: nothing is called, the run is the same. */
+Test(debug, a_hook_table_without_functions_calls_nothing_and_changes_nothing)
+{
+    asyncio_trace_hooks none = {&flag, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    asyncio_new_event_loop();
+    asyncio_flag_init(&flag);
+    asyncio_trace_set(&none);
+    cr_assert_eq(asyncio_run(&hook_main_task, asyncio_coro_init(&hook_main_co, hook_main_fn), NULL),
+                 ASYNCIO_EUSER(1));
+    cr_assert_eq(asyncio_ticks_ms(), 1020);
+    cr_assert_eq(
+        asyncio_run(&cancel_main_task, asyncio_coro_init(&cancel_main_co, cancel_main_fn), NULL),
+        0);
+    asyncio_trace_set(NULL);
+    assert_trace("yielder: cancelled\n"
+                 "yielder ends\n");
+    asyncio_new_event_loop();
+}
