@@ -41,10 +41,21 @@ enum kind {
     K_PUT,
     K_SEM,
     K_SLEEP,
-    K_SLEEP10
+    K_SLEEP10,
+    K_SLEEP_OP,
+    K_GET_OP,
+    K_PUT_OP,
+    K_ISR_GET,
+    K_ISR_GET_OP,
+    K_COND,
+    K_WAIT_FOR,
+    K_WAIT_FOR_TASK
 };
-static const char *const kind_name[] = {"yield", "task",  "event",     "lock",  "flag",    "io",
-                                        "q.get", "q.put", "semaphore", "sleep", "sleep 10"};
+static const char *const kind_name[] = {
+    "yield",      "task",        "event",           "lock",         "flag",
+    "io",         "q.get",       "q.put",           "semaphore",    "sleep",
+    "sleep 10",   "sleep_ms op", "queue_get op",    "queue_put op", "isr q.get",
+    "isr_get op", "cond.wait",   "wait_for 100 ms", "wait_for task"};
 
 static enum kind kind;
 static asyncio_task victim_task, parent_task, other_task, done_task;
@@ -56,6 +67,10 @@ static int pipefd[2];
 static asyncio_queue q;
 static asyncio_value qbuf[4];
 static asyncio_semaphore sem;
+static asyncio_isr_queue isrq;
+static asyncio_value isrbuf[4];
+static asyncio_lock cond_lock;
+static asyncio_condition cond;
 
 static int done_fn(asyncio_coro *co)
 {
@@ -69,12 +84,17 @@ static asyncio_coro done_co;
 static struct victim {
     asyncio_coro co;
     asyncio_op op;
+    asyncio_condition_wait_state cw;
+    asyncio_wait_for_state wf;
+    asyncio_coro inner;
     int err;
 } victim;
 static int victim_fn(asyncio_coro *co)
 {
     struct victim *f = (struct victim *)co;
     ASYNC_BEGIN(co);
+    if (kind == K_COND)
+        AWAIT_LOCK(&cond_lock); /* a condition is waited on holding its lock */
     trace("V: cancel(P) = %d", asyncio_task_cancel(&parent_task));
     /* (if/else: an await cannot sit in a switch of its own inside a body) */
     if (kind == K_YIELD)
@@ -97,9 +117,29 @@ static int victim_fn(asyncio_coro *co)
         ASYNC_TRY(AWAIT_SEMAPHORE(&sem));
     else if (kind == K_SLEEP)
         ASYNC_TRY(AWAIT_SLEEP_MS(0));
-    else
+    else if (kind == K_SLEEP10)
         ASYNC_TRY(AWAIT_SLEEP_MS(10));
+    else if (kind == K_SLEEP_OP)
+        ASYNC_TRY(AWAIT(asyncio_sleep_ms(&f->op, 10)));
+    else if (kind == K_GET_OP)
+        ASYNC_TRY(AWAIT(asyncio_queue_get(&f->op, &q)));
+    else if (kind == K_PUT_OP)
+        ASYNC_TRY(AWAIT(asyncio_queue_put(&f->op, &q, 7)));
+    else if (kind == K_ISR_GET)
+        ASYNC_TRY(AWAIT_ISR_QUEUE_GET(&isrq));
+    else if (kind == K_ISR_GET_OP)
+        ASYNC_TRY(AWAIT(asyncio_isr_queue_get(&f->op, &isrq)));
+    else if (kind == K_COND)
+        ASYNC_TRY(AWAIT(asyncio_condition_wait(&f->cw, &cond)));
+    else if (kind == K_WAIT_FOR)
+        ASYNC_TRY(AWAIT(asyncio_wait_for_ms(&f->wf, asyncio_coro_init(&f->inner, done_fn), 100)));
+    else
+        ASYNC_TRY(AWAIT(asyncio_wait_for_task_ms(&f->wf, &done_task, ASYNCIO_NO_TIMEOUT)));
     f->err = AWAIT_ERROR;
+    if (kind == K_COND) { /* the wait gave the lock up and took it back */
+        cr_assert(asyncio_lock_locked(&cond_lock));
+        asyncio_lock_release(&cond_lock);
+    }
     trace("V: await %s: %s", kind_name[kind], asyncio_strerror(AWAIT_ERROR));
     /* The cancel was consumed: the next await works. */
     AWAIT_SLEEP_MS(1);
@@ -159,6 +199,10 @@ static void run_kind(enum kind k)
     cr_assert_eq(asyncio_queue_init(&q, qbuf, 4), 0);
     cr_assert_eq(asyncio_queue_put_nowait(&q, 3), 0);
     asyncio_semaphore_init(&sem, 2);
+    cr_assert_eq(asyncio_isr_queue_init(&isrq, isrbuf, 4), 0);
+    cr_assert_eq(asyncio_isr_queue_put(&isrq, 9), 0);
+    asyncio_lock_init(&cond_lock);
+    asyncio_condition_init(&cond, &cond_lock);
     memset(&victim, 0, sizeof victim);
     cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&main_co, main_fn), NULL), 0);
     /* Every await ran into the cancellation before any other task ran (P
@@ -179,6 +223,9 @@ static void run_kind(enum kind k)
     cr_assert_eq(asyncio_queue_get_nowait(&q, &v), 0);
     cr_assert_eq(v, 3);
     cr_assert_eq(asyncio_semaphore_value(&sem), 2);
+    cr_assert_eq(asyncio_isr_queue_get_nowait(&isrq, &v), 0);
+    cr_assert_eq(v, 9);
+    cr_assert_not(asyncio_lock_locked(&cond_lock));
     asyncio_io_forget(&io);
     close(pipefd[0]);
     close(pipefd[1]);
@@ -209,6 +256,35 @@ Test(cancel_points, sleep_0_delivers_a_pending_cancel) { run_kind(K_SLEEP); }
 Test(cancel_points, a_sleep_delivers_a_pending_cancel_at_once_not_at_its_deadline)
 {
     run_kind(K_SLEEP10);
+}
+Test(cancel_points, a_sleep_ms_coroutine_object_delivers_a_pending_cancel) { run_kind(K_SLEEP_OP); }
+Test(cancel_points, a_queue_get_coroutine_object_delivers_a_pending_cancel_and_takes_nothing)
+{
+    run_kind(K_GET_OP);
+}
+Test(cancel_points, a_queue_put_coroutine_object_delivers_a_pending_cancel_and_adds_nothing)
+{
+    run_kind(K_PUT_OP);
+}
+Test(cancel_points, getting_from_a_non_empty_isr_queue_delivers_a_pending_cancel_and_takes_nothing)
+{
+    run_kind(K_ISR_GET);
+}
+Test(cancel_points, an_isr_queue_get_coroutine_object_delivers_a_pending_cancel_and_takes_nothing)
+{
+    run_kind(K_ISR_GET_OP);
+}
+Test(cancel_points, a_condition_wait_delivers_a_pending_cancel_holding_the_lock_again)
+{
+    run_kind(K_COND);
+}
+Test(cancel_points, wait_for_with_a_timeout_delivers_a_pending_cancel_at_its_sleep)
+{
+    run_kind(K_WAIT_FOR);
+}
+Test(cancel_points, wait_for_a_finished_task_without_timeout_delivers_a_pending_cancel)
+{
+    run_kind(K_WAIT_FOR_TASK);
 }
 
 /* ---- a task cancelled while it waits for writability ---- */
@@ -362,4 +438,68 @@ Test(cancel_points, an_open_connection_cancelled_while_connecting_leaves_the_str
     close(lfd);
     cr_assert_eq(asyncio_loop_close(loop), 0); /* the port's own descriptors go */
     cr_assert_eq(count_fds(), before, "the connecting socket is closed");
+}
+
+/* ---- cancelled while parked inside an op object (queue get / put, ISR
+ * queue get): ECANCELLED, and the queue is left as it was ---- */
+struct op_waiter {
+    asyncio_coro co;
+    asyncio_op op;
+    int which;
+};
+static struct op_waiter op_waiters[3];
+static asyncio_task op_tasks[3], op_main_task;
+static asyncio_coro op_main_co;
+static asyncio_queue fullq;
+static asyncio_value fullbuf[1];
+static int op_waiter_fn(asyncio_coro *co)
+{
+    struct op_waiter *f = (struct op_waiter *)co;
+    ASYNC_BEGIN(co);
+    if (f->which == 0)
+        ASYNC_TRY(AWAIT(asyncio_queue_get(&f->op, &q)));
+    else if (f->which == 1)
+        ASYNC_TRY(AWAIT(asyncio_queue_put(&f->op, &fullq, 8)));
+    else
+        ASYNC_TRY(AWAIT(asyncio_isr_queue_get(&f->op, &isrq)));
+    trace("op %d: %s, value %d", f->which, asyncio_strerror(AWAIT_ERROR), (int)AWAIT_RESULT);
+    ASYNC_RETURN(AWAIT_ERROR);
+    ASYNC_END;
+}
+static int op_main_fn(asyncio_coro *co)
+{
+    int i;
+    ASYNC_BEGIN(co);
+    for (i = 0; i < 3; i++) {
+        op_waiters[i].which = i;
+        cr_assert_eq(
+            asyncio_create_task(&op_tasks[i], asyncio_coro_init(&op_waiters[i].co, op_waiter_fn)),
+            0);
+    }
+    AWAIT_SLEEP_MS(5); /* all three wait */
+    for (i = 0; i < 3; i++)
+        cr_assert_eq(asyncio_task_cancel(&op_tasks[i]), 1);
+    AWAIT_SLEEP_MS(5);
+    for (i = 0; i < 3; i++)
+        cr_assert(asyncio_task_done(&op_tasks[i]));
+    ASYNC_END;
+}
+
+Test(cancel_points, a_task_cancelled_while_parked_in_a_queue_op_object_ends_cancelled)
+{
+    asyncio_value v;
+    cr_assert_not_null(asyncio_new_event_loop());
+    cr_assert_eq(asyncio_queue_init(&q, qbuf, 4), 0);
+    cr_assert_eq(asyncio_queue_init(&fullq, fullbuf, 1), 0);
+    cr_assert_eq(asyncio_queue_put_nowait(&fullq, 1), 0);
+    cr_assert_eq(asyncio_isr_queue_init(&isrq, isrbuf, 4), 0);
+    cr_assert_eq(asyncio_run(&op_main_task, asyncio_coro_init(&op_main_co, op_main_fn), NULL), 0);
+    assert_trace("op 0: cancelled, value 0\n"
+                 "op 1: cancelled, value 0\n"
+                 "op 2: cancelled, value 0\n");
+    cr_assert_eq(asyncio_queue_qsize(&q), 0);
+    cr_assert_eq(asyncio_queue_qsize(&fullq), 1);
+    cr_assert_eq(asyncio_queue_get_nowait(&fullq, &v), 0);
+    cr_assert_eq(v, 1);
+    cr_assert_eq(asyncio_isr_queue_qsize(&isrq), 0);
 }

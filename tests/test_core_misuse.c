@@ -198,3 +198,36 @@ Test(core_misuse, a_virtual_clock_frozen_by_a_task_that_only_yields_is_reported_
                  "100: main woke\n"
                  "150: main woke again\n");
 }
+
+/* ------------------------------------------------------------------------ */
+/* Calls with nothing to act on                                             */
+/* ------------------------------------------------------------------------ */
+
+Test(core_misuse, coro_init_of_null_returns_null)
+{
+    cr_assert_null(asyncio_coro_init(NULL, say_after_fn));
+}
+
+Test(core_misuse, current_task_outside_the_loop_is_null_with_enoloop)
+{
+    int err = 1;
+    cr_assert_null(asyncio_current_task(&err));
+    cr_assert_eq(err, ASYNCIO_ENOLOOP);
+    cr_assert_null(asyncio_current_task(NULL));
+}
+
+static asyncio_task whoami_task;
+static int whoami_fn(asyncio_coro *co)
+{
+    int err = 1;
+    ASYNC_BEGIN(co);
+    cr_assert_eq(asyncio_current_task(&err), &whoami_task);
+    cr_assert_eq(err, 0);
+    ASYNC_END;
+}
+
+Test(core_misuse, current_task_inside_a_task_is_that_task_with_no_error)
+{
+    asyncio_coro c;
+    cr_assert_eq(asyncio_run(&whoami_task, asyncio_coro_init(&c, whoami_fn), NULL), 0);
+}

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* The task dump and the trace hooks (ASYNCIO_DEBUG / ASYNCIO_TRACE: the test
  * builds define ASYNCIO_TRACE). */
+#define _POSIX_C_SOURCE 200809L
 #include "port_posix.h"
 #include "trace.h"
 
+#include <fcntl.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static void setup(void) { asyncio_posix_virtual_time(1, 1000); }
 TestSuite(debug, .init = setup, .timeout = 10);
@@ -441,4 +445,277 @@ Test(debug, a_hook_table_without_functions_calls_nothing_and_changes_nothing)
     assert_trace("yielder: cancelled\n"
                  "yielder ends\n");
     asyncio_new_event_loop();
+}
+
+/* ---- more of what a task can wait in: I/O both ways, a second await site,
+ * a condition's wait queue, a started task in the run queue, a reset frame;
+ * several sleepers; print failing at any line ---- */
+static int rw[2], full[2]; /* a socketpair nobody writes to, one whose buffer is full */
+static asyncio_io rio, wio;
+static asyncio_event ev_a, ev_b;
+static asyncio_lock cond_lock;
+static asyncio_condition cond;
+static asyncio_task reader_task, writer_task, site1_task, site2_task, cond_task, spin_task,
+    reset_task, naps_tasks[3], more_main_task;
+static asyncio_coro reader_co, writer_co, spin_co, more_main_co;
+static struct nap naps[3], reset_nap;
+
+static const unsigned READER_LINE = __LINE__ + 4;
+static int reader_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_IO(&rio, ASYNCIO_IO_READ);
+    ASYNC_END;
+}
+static const unsigned WRITER_LINE = __LINE__ + 4;
+static int writer_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_IO(&wio, ASYNCIO_IO_WRITE);
+    ASYNC_END;
+}
+
+struct two_sites {
+    asyncio_coro co;
+    asyncio_event *first, *second;
+};
+static struct two_sites site1_f, site2_f;
+static const unsigned TWO_SITES_LINE = __LINE__ + 5;
+static int two_sites_fn(asyncio_coro *co)
+{
+    struct two_sites *f = ASYNC_FRAME(struct two_sites, co);
+    ASYNC_BEGIN(co);
+    AWAIT_EVENT(f->first);
+    AWAIT_EVENT(f->second);
+    ASYNC_END;
+}
+
+struct cond_waiter {
+    asyncio_coro co;
+    asyncio_condition_wait_state w;
+};
+static struct cond_waiter cond_f;
+static const unsigned COND_LINE = __LINE__ + 6;
+static int cond_fn(asyncio_coro *co)
+{
+    struct cond_waiter *f = ASYNC_FRAME(struct cond_waiter, co);
+    ASYNC_BEGIN(co);
+    AWAIT_LOCK(&cond_lock);
+    AWAIT(asyncio_condition_wait(&f->w, &cond));
+    ASYNC_END;
+}
+
+static const unsigned SPIN_LINE = __LINE__ + 5;
+static int spin_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    for (;;)
+        YIELD;
+    ASYNC_END;
+}
+
+static int stop_at_k(void *ctx, const char *line)
+{
+    int *left = (int *)ctx;
+    (void)line;
+    return --*left == 0 ? 7 : 0;
+}
+
+static int more_lines, more_dumped;
+static const unsigned MORE_MAIN_LINE = __LINE__ + 22;
+static int more_main_fn(asyncio_coro *co)
+{
+    int k, left;
+    ASYNC_BEGIN(co);
+    asyncio_create_task(&reader_task, asyncio_coro_init(&reader_co, reader_fn));
+    asyncio_create_task(&writer_task, asyncio_coro_init(&writer_co, writer_fn));
+    site1_f.first = &ev_a; /* set: waits at the second site */
+    site1_f.second = &ev_b;
+    asyncio_create_task(&site1_task, asyncio_coro_init(&site1_f.co, two_sites_fn));
+    site2_f.first = &ev_b; /* waits at the first site */
+    site2_f.second = &ev_b;
+    asyncio_create_task(&site2_task, asyncio_coro_init(&site2_f.co, two_sites_fn));
+    asyncio_create_task(&cond_task, asyncio_coro_init(&cond_f.co, cond_fn));
+    naps[0].ms = 700;
+    naps[1].ms = 100;
+    naps[2].ms = 400;
+    for (k = 0; k < 3; k++)
+        asyncio_create_task(&naps_tasks[k], asyncio_coro_init(&naps[k].co, nap_fn));
+    reset_nap.ms = 900;
+    asyncio_create_task(&reset_task, asyncio_coro_init(&reset_nap.co, nap_fn));
+    asyncio_create_task(&spin_task, asyncio_coro_init(&spin_co, spin_fn));
+    YIELD; /* every task runs once: spin_fn is back in the run queue, started */
+    trace("reset: %s", asyncio_strerror(asyncio_create_task(
+                           &reset_task, asyncio_coro_init(&reset_nap.co, nap_fn))));
+    more_dumped = asyncio_dump_tasks(collect, NULL);
+    more_lines = 0;
+    for (k = 0; trace_buf[k]; k++)
+        more_lines += trace_buf[k] == '\n';
+    more_lines -= 1; /* the "reset:" line */
+    for (k = 1; k <= more_lines; k++) {
+        left = k;
+        cr_assert_eq(asyncio_dump_tasks(stop_at_k, &left), 7, "print fails at line %d", k);
+        cr_assert_eq(left, 0);
+    }
+    asyncio_io_forget(&rio);
+    asyncio_io_forget(&wio);
+    ASYNC_RETURN(0);
+    ASYNC_END;
+}
+
+Test(debug, dump_shows_io_waits_the_await_site_a_task_is_at_a_condition_queue_and_a_reset_frame)
+{
+    char buf[4096], line[128];
+    const char *cname, *cfile;
+    unsigned cline;
+    asyncio_new_event_loop();
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, rw), 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, full), 0);
+    fcntl(full[0], F_SETFL, O_NONBLOCK);
+    memset(buf, 'x', sizeof buf);
+    while (write(full[0], buf, sizeof buf) > 0)
+        ;
+    asyncio_io_init(&rio, rw[0]);
+    asyncio_io_init(&wio, full[0]);
+    asyncio_event_init(&ev_a);
+    asyncio_event_init(&ev_b);
+    asyncio_event_set(&ev_a);
+    asyncio_lock_init(&cond_lock);
+    asyncio_condition_init(&cond, &cond_lock);
+    asyncio_loop_set_exception_handler(asyncio_get_event_loop(), quiet);
+    cr_assert_eq(asyncio_run(&more_main_task, asyncio_coro_init(&more_main_co, more_main_fn), NULL),
+                 0);
+    cline = asyncio_coro_where(&cond_f.w.co, &cname, &cfile);
+    cr_assert_str_eq(cname, "asyncio_condition_wait_fn_");
+
+    expect("reset: coroutine reset while running");
+    expect("asyncio tasks at tick 1000");
+    expect_task(&more_main_task, "more_main_fn", "running");
+    expect_at(MORE_MAIN_LINE, "more_main_fn");
+    expect_task(&spin_task, "spin_fn", "runnable");
+    expect_at(SPIN_LINE, "spin_fn");
+    expect_task(&reset_task, "nap_fn", "runnable, not started, frame reset (EREINIT) pending");
+    expect_task(&naps_tasks[1], "nap_fn", "sleeping: until tick 1100 (in 100 ms)");
+    expect_at(NAP_LINE, "nap_fn");
+    expect_task(&naps_tasks[2], "nap_fn", "sleeping: until tick 1400 (in 400 ms)");
+    expect_at(NAP_LINE, "nap_fn");
+    expect_task(&naps_tasks[0], "nap_fn", "sleeping: until tick 1700 (in 700 ms)");
+    expect_at(NAP_LINE, "nap_fn");
+    snprintf(line, sizeof line, "waiting: I/O fd %d read", rw[0]);
+    expect_task(&reader_task, "reader_fn", line);
+    expect_at(READER_LINE, "reader_fn");
+    snprintf(line, sizeof line, "waiting: I/O fd %d write", full[0]);
+    expect_task(&writer_task, "writer_fn", line);
+    expect_at(WRITER_LINE, "writer_fn");
+    snprintf(line, sizeof line, "waiting: event 0x%lx", P(&ev_b));
+    expect_task(&site1_task, "two_sites_fn", line);
+    expect_at(TWO_SITES_LINE + 1, "two_sites_fn");
+    expect_task(&site2_task, "two_sites_fn", line);
+    expect_at(TWO_SITES_LINE, "two_sites_fn");
+    /* The condition's own await has no site of its kind: its wait queue. */
+    snprintf(line, sizeof line, "waiting: wait queue 0x%lx", P(&cond.waiters));
+    expect_task(&cond_task, "cond_fn", line);
+    expect_at(COND_LINE, "cond_fn");
+    expect("    %s:%u asyncio_condition_wait_fn_", cfile, cline);
+    assert_trace(expected);
+    cr_assert_eq(more_dumped, 11);
+    cr_assert_eq(more_lines, 23); /* the header, 11 tasks, 11 chain lines */
+    /* Outside the loop: no task is running. */
+    trace_len = 0;
+    cr_assert_eq(asyncio_dump_tasks(collect, NULL), 10);
+    cr_assert_eq(strncmp(trace_buf, "asyncio tasks at tick 1000\ntask ", 32), 0);
+    close(rw[0]);
+    close(rw[1]);
+    close(full[0]);
+    close(full[1]);
+    asyncio_new_event_loop();
+}
+
+/* coro_where: nothing for NULL, no name or file for a coroutine whose body
+ * never ran (registered on its first resume); name and file may be NULL. */
+Test(debug, coro_where_names_nothing_for_null_or_a_body_that_never_ran)
+{
+    asyncio_coro never;
+    const char *name = "x", *file = "y";
+    cr_assert_eq(asyncio_coro_where(NULL, &name, &file), 0);
+    cr_assert_null(name);
+    cr_assert_null(file);
+    asyncio_coro_init(&never, late_fn);
+    name = file = "x";
+    cr_assert_eq(asyncio_coro_where(&never, &name, &file), 0);
+    cr_assert_null(name);
+    cr_assert_null(file);
+    cr_assert_eq(asyncio_coro_where(&never, NULL, NULL), 0);
+}
+
+/* ---- a primitive of the user's own, built on ASYNCIO_AWAIT_ON_ ---- */
+typedef struct gate {
+    asyncio_event opened;
+} gate;
+static int gate_start(gate *g, asyncio_value *result)
+{
+    (void)result;
+    return asyncio_event_wait_start_(&g->opened);
+}
+static int gate_finish(gate *g, asyncio_value *result)
+{
+    (void)g;
+    (void)result;
+    return ASYNCIO_RESUMED_();
+}
+#define AWAIT_GATE(g) ASYNCIO_AWAIT_ON_(gate, g, gate_start, gate_finish)
+
+static gate the_gate;
+static asyncio_task gate_task, gate_main_task;
+static asyncio_coro gate_co, gate_main_co;
+/* A name long enough to fill a dump line (160 bytes with its NUL). */
+#define LONG_NAME                                                                                  \
+    a_coroutine_with_a_name_long_enough_that_its_dump_line_does_not_fit_in_the_one_hundred_and_sixty_bytes_of_the_line_buffer_fn
+static const unsigned LONG_LINE = __LINE__ + 4;
+static int LONG_NAME(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_GATE(&the_gate);
+    ASYNC_END;
+}
+static const unsigned GATE_MAIN_LINE = __LINE__ + 5;
+static int gate_main_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    asyncio_create_task(&gate_task, asyncio_coro_init(&gate_co, LONG_NAME));
+    YIELD;
+    trace_len = 0;
+    cr_assert_eq(asyncio_dump_tasks(collect, NULL), 2);
+    asyncio_event_set(&the_gate.opened);
+    AWAIT_TASK(&gate_task);
+    ASYNC_END;
+}
+
+#define STR_(x) #x
+#define XSTR_(x) STR_(x)
+/* expect(), the line cut to the dump's 159 characters. */
+static void expect_cut(const char *line)
+{
+    char cut[160];
+    snprintf(cut, sizeof cut, "%s", line);
+    expect("%s", cut);
+}
+
+Test(debug, dump_names_a_user_primitive_by_its_type_and_cuts_a_long_line_at_159_characters)
+{
+    char line[320];
+    asyncio_new_event_loop();
+    asyncio_event_init(&the_gate.opened);
+    cr_assert_eq(asyncio_run(&gate_main_task, asyncio_coro_init(&gate_main_co, gate_main_fn), NULL),
+                 0);
+    expect("asyncio tasks at tick 1000");
+    expect_task(&gate_main_task, "gate_main_fn", "running");
+    expect_at(GATE_MAIN_LINE, "gate_main_fn");
+    snprintf(line, sizeof line, "task 0x%lx %s: waiting: gate 0x%lx", P(&gate_task),
+             XSTR_(LONG_NAME), P(&the_gate));
+    cr_assert_gt(strlen(line), 159);
+    expect_cut(line);
+    snprintf(line, sizeof line, "    %s:%u %s", __FILE__, LONG_LINE, XSTR_(LONG_NAME));
+    expect_cut(line);
+    assert_trace(expected);
 }

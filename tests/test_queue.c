@@ -813,3 +813,80 @@ Test(queue, join_cancelled_while_waiting)
                  "joined\n"
                  "main joined\n");
 }
+
+/* ======================================================================== */
+/* The coroutine objects (asyncio_queue_get / _put, asyncio_isr_queue_get): */
+/* woken, but the item (or the slot) was taken first: they wait again       */
+/* ======================================================================== */
+
+static asyncio_queue oq, ofull;
+static asyncio_value oqbuf[2], ofullbuf[1], oisrbuf[4];
+static asyncio_isr_queue oisr;
+struct op_task {
+    asyncio_coro co;
+    asyncio_op op;
+    int which;
+};
+static struct op_task op_frames[3];
+static asyncio_task op_tasks[3], op_main;
+static asyncio_coro op_main_co;
+static int op_task_fn(asyncio_coro *co)
+{
+    struct op_task *f = (struct op_task *)co;
+    ASYNC_BEGIN(co);
+    if (f->which == 0)
+        AWAIT(asyncio_queue_get(&f->op, &oq));
+    else if (f->which == 1)
+        AWAIT(asyncio_queue_put(&f->op, &ofull, 20));
+    else
+        AWAIT(asyncio_isr_queue_get(&f->op, &oisr));
+    trace("%u: op %d done, value %d", asyncio_ticks_ms(), f->which, (int)AWAIT_RESULT);
+    ASYNC_END;
+}
+static int op_main_fn(asyncio_coro *co)
+{
+    asyncio_value v;
+    int i;
+    ASYNC_BEGIN(co);
+    for (i = 0; i < 3; i++) {
+        op_frames[i].which = i;
+        asyncio_create_task(&op_tasks[i], asyncio_coro_init(&op_frames[i].co, op_task_fn));
+    }
+    AWAIT_SLEEP_MS(10); /* all three wait */
+    /* Wake each, then take what woke it before it runs. */
+    cr_assert_eq(asyncio_queue_put_nowait(&oq, 1), 0);
+    cr_assert_eq(asyncio_queue_get_nowait(&oq, &v), 0);
+    cr_assert_eq(asyncio_queue_get_nowait(&ofull, &v), 0);
+    cr_assert_eq(v, 10);
+    cr_assert_eq(asyncio_queue_put_nowait(&ofull, 11), 0);
+    cr_assert_eq(asyncio_isr_queue_put(&oisr, 2), 0);
+    cr_assert_eq(asyncio_isr_queue_get_nowait(&oisr, &v), 0);
+    cr_assert_eq(v, 2);
+    AWAIT_SLEEP_MS(10);
+    trace("%u: all three still wait: %d %d %d", asyncio_ticks_ms(),
+          !asyncio_task_done(&op_tasks[0]), !asyncio_task_done(&op_tasks[1]),
+          !asyncio_task_done(&op_tasks[2]));
+    cr_assert_eq(asyncio_queue_put_nowait(&oq, 3), 0);
+    cr_assert_eq(asyncio_queue_get_nowait(&ofull, &v), 0);
+    cr_assert_eq(v, 11);
+    cr_assert_eq(asyncio_isr_queue_put(&oisr, 4), 0);
+    AWAIT_TASK(&op_tasks[0]); /* (no C local lives across an await) */
+    AWAIT_TASK(&op_tasks[1]);
+    AWAIT_TASK(&op_tasks[2]);
+    cr_assert_eq(asyncio_queue_get_nowait(&ofull, &v), 0);
+    cr_assert_eq(v, 20);
+    ASYNC_END;
+}
+
+Test(queue, an_op_object_woken_for_an_item_or_slot_taken_first_waits_again)
+{
+    cr_assert_eq(asyncio_queue_init(&oq, oqbuf, 2), 0);
+    cr_assert_eq(asyncio_queue_init(&ofull, ofullbuf, 1), 0);
+    cr_assert_eq(asyncio_queue_put_nowait(&ofull, 10), 0);
+    cr_assert_eq(asyncio_isr_queue_init(&oisr, oisrbuf, 4), 0);
+    cr_assert_eq(asyncio_run(&op_main, asyncio_coro_init(&op_main_co, op_main_fn), NULL), 0);
+    assert_trace("20: all three still wait: 1 1 1\n"
+                 "20: op 0 done, value 3\n"
+                 "20: op 1 done, value 0\n"
+                 "20: op 2 done, value 4\n");
+}
