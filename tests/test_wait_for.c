@@ -462,3 +462,66 @@ Test(wait_for_fwd, outer_task_may_swallow_it_while_the_inner_task_re_raises)
     cr_assert_eq(asyncio_task_result(&m->t, NULL), 0);
     cr_assert_eq(asyncio_task_result(&m->w.wf.inner, NULL), ASYNCIO_ECANCELLED);
 }
+
+/* ---- reusing a wait_for state; two waits without timeout ---- */
+static asyncio_task long_task, long2_task, reuse_task, reuse_main_task;
+static asyncio_coro long_co, long2_co, reuse_main_co;
+static struct reuser {
+    asyncio_coro co;
+    asyncio_wait_for_state wf, wf2;
+} reuser;
+static int long_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_SLEEP_MS(50);
+    ASYNC_RETURN(9);
+    ASYNC_END;
+}
+static int reuser_fn(asyncio_coro *co)
+{
+    struct reuser *f = (struct reuser *)co;
+    ASYNC_BEGIN(co);
+    ASYNC_TRY(AWAIT(asyncio_wait_for_task_ms(&f->wf, &long_task, 100)));
+    trace("%u: wait_for: %s", asyncio_ticks_ms(), asyncio_strerror(AWAIT_ERROR));
+    /* Its runner has not ended yet (the cancel reaches it on its next
+     * step): the state is still in use, and reusing it resets the frame
+     * the runner task runs. */
+    trace("runner done: %d", asyncio_task_done(&f->wf.runner));
+    ASYNC_TRY(AWAIT(asyncio_wait_for_task_ms(&f->wf, &long_task, 100)));
+    trace("%u: reused at once: %s", asyncio_ticks_ms(), asyncio_strerror(AWAIT_ERROR));
+    cr_assert_eq(asyncio_create_task(&long2_task, asyncio_coro_init(&long2_co, long_fn)), 0);
+    AWAIT(asyncio_wait_for_task_ms(&f->wf2, &long2_task, ASYNCIO_NO_TIMEOUT));
+    trace("%u: no timeout: %d", asyncio_ticks_ms(), (int)AWAIT_RESULT);
+    AWAIT(asyncio_wait_for_task_ms(&f->wf2, &long2_task, ASYNCIO_NO_TIMEOUT));
+    trace("%u: no timeout, the task done: %d", asyncio_ticks_ms(), (int)AWAIT_RESULT);
+    ASYNC_END;
+}
+static int reuse_main_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    cr_assert_eq(asyncio_create_task(&long_task, asyncio_coro_init(&long_co, long_fn)), 0);
+    cr_assert_eq(asyncio_create_task(&reuse_task, asyncio_coro_init(&reuser.co, reuser_fn)), 0);
+    AWAIT_SLEEP_MS(10);
+    cr_assert_eq(asyncio_task_cancel(&reuse_task), 1);
+    AWAIT_TASK(&reuse_task);
+    ASYNC_END;
+}
+static void trace_report(asyncio_loop *loop, const asyncio_context *ctx)
+{
+    (void)loop;
+    trace("report: %s: %s", ctx->message, asyncio_strerror(ctx->error));
+}
+
+Test(wait_for, a_state_reused_before_its_runner_ended_fails_with_ereinit_and_no_timeout_waits_twice)
+{
+    asyncio_loop_set_exception_handler(asyncio_get_event_loop(), trace_report);
+    cr_assert_eq(
+        asyncio_run(&reuse_main_task, asyncio_coro_init(&reuse_main_co, reuse_main_fn), NULL), 0);
+    assert_trace("10: wait_for: cancelled\n"
+                 "runner done: 0\n"
+                 "report: create_task reset a running task's coroutine: coroutine reset while "
+                 "running\n"
+                 "10: reused at once: coroutine reset while running\n"
+                 "60: no timeout: 9\n"
+                 "60: no timeout, the task done: 9\n");
+}
