@@ -3364,10 +3364,14 @@ void asyncio_io_forget(asyncio_io *io) { asyncio_io_ready(io, ASYNCIO_IO_READ | 
 /* gather                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Park the current task until something moves it (gather's wait). */
+/* Park the current task until something moves it (gather's wait); a
+ * cancellation that reached it while it ran is delivered instead. */
 static int asyncio_park_(void)
 {
     asyncio_task *cur = asyncio_running_;
+    int r = asyncio_park_check_();
+    if (r)
+        return r;
     asyncio_parked_add_(cur, &asyncio_L_.parked);
     cur->where = ASYNCIO_IN_WAITQ_;
     cur->link.wait.queue = NULL;

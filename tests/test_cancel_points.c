@@ -49,13 +49,14 @@ enum kind {
     K_ISR_GET_OP,
     K_COND,
     K_WAIT_FOR,
-    K_WAIT_FOR_TASK
+    K_WAIT_FOR_TASK,
+    K_GATHER
 };
 static const char *const kind_name[] = {
-    "yield",      "task",        "event",           "lock",         "flag",
-    "io",         "q.get",       "q.put",           "semaphore",    "sleep",
-    "sleep 10",   "sleep_ms op", "queue_get op",    "queue_put op", "isr q.get",
-    "isr_get op", "cond.wait",   "wait_for 100 ms", "wait_for task"};
+    "yield",      "task",        "event",           "lock",          "flag",
+    "io",         "q.get",       "q.put",           "semaphore",     "sleep",
+    "sleep 10",   "sleep_ms op", "queue_get op",    "queue_put op",  "isr q.get",
+    "isr_get op", "cond.wait",   "wait_for 100 ms", "wait_for task", "gather"};
 
 static enum kind kind;
 static asyncio_task victim_task, parent_task, other_task, done_task;
@@ -87,8 +88,19 @@ static struct victim {
     asyncio_condition_wait_state cw;
     asyncio_wait_for_state wf;
     asyncio_coro inner;
+    asyncio_gather_state g;
+    asyncio_task *gathered[1];
+    asyncio_outcome out[1];
     int err;
 } victim;
+static asyncio_task gathered_task;
+static asyncio_coro gathered_co;
+static int nap_fn(asyncio_coro *co)
+{
+    ASYNC_BEGIN(co);
+    AWAIT_SLEEP_MS(1000);
+    ASYNC_END;
+}
 static int victim_fn(asyncio_coro *co)
 {
     struct victim *f = (struct victim *)co;
@@ -133,8 +145,12 @@ static int victim_fn(asyncio_coro *co)
         ASYNC_TRY(AWAIT(asyncio_condition_wait(&f->cw, &cond)));
     else if (kind == K_WAIT_FOR)
         ASYNC_TRY(AWAIT(asyncio_wait_for_ms(&f->wf, asyncio_coro_init(&f->inner, done_fn), 100)));
-    else
+    else if (kind == K_WAIT_FOR_TASK)
         ASYNC_TRY(AWAIT(asyncio_wait_for_task_ms(&f->wf, &done_task, ASYNCIO_NO_TIMEOUT)));
+    else {
+        f->gathered[0] = &gathered_task;
+        ASYNC_TRY(AWAIT(asyncio_gather(&f->g, f->gathered, 1, f->out, 0)));
+    }
     f->err = AWAIT_ERROR;
     if (kind == K_COND) { /* the wait gave the lock up and took it back */
         cr_assert(asyncio_lock_locked(&cond_lock));
@@ -173,6 +189,9 @@ static int main_fn(asyncio_coro *co)
     cr_assert_eq(asyncio_create_task(&done_task, asyncio_coro_init(&done_co, done_fn)), 0);
     YIELD; /* done_task finishes */
     cr_assert(asyncio_task_done(&done_task));
+    if (kind == K_GATHER)
+        cr_assert_eq(asyncio_create_task(&gathered_task, asyncio_coro_init(&gathered_co, nap_fn)),
+                     0);
     cr_assert_eq(asyncio_create_task(&parent_task, asyncio_coro_init(&parent_co, parent_fn)), 0);
     cr_assert_eq(asyncio_create_task(&victim_task, asyncio_coro_init(&victim.co, victim_fn)), 0);
     cr_assert_eq(asyncio_create_task(&other_task, asyncio_coro_init(&other_co, other_fn)), 0);
@@ -281,6 +300,13 @@ Test(cancel_points, a_condition_wait_delivers_a_pending_cancel_holding_the_lock_
 Test(cancel_points, wait_for_with_a_timeout_delivers_a_pending_cancel_at_its_sleep)
 {
     run_kind(K_WAIT_FOR);
+}
+/* Before the fix gather parked with the cancellation pending and delivered
+ * it only when a gathered task ended (here after 1000 ms: O ran first). */
+Test(cancel_points, gather_delivers_a_pending_cancel_and_cancels_the_gathered_task)
+{
+    run_kind(K_GATHER);
+    cr_assert_eq(asyncio_task_result(&gathered_task, NULL), ASYNCIO_ECANCELLED);
 }
 Test(cancel_points, wait_for_a_finished_task_without_timeout_delivers_a_pending_cancel)
 {
