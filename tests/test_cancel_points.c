@@ -359,9 +359,11 @@ static int raw_reader_fn(asyncio_coro *co)
 }
 
 static asyncio_coro drain_main_co;
+static size_t pre_read, queued_at_cancel;
 static int drain_main(asyncio_coro *co)
 {
     size_t i;
+    ssize_t n;
     ASYNC_BEGIN(co);
     for (i = 0; i < DRAIN_TOTAL; i++)
         out[i] = pattern(i);
@@ -372,11 +374,19 @@ static int drain_main(asyncio_coro *co)
     YIELD; /* the drain parks: nobody reads the peer */
     YIELD;
     cr_assert_neq(asyncio_task_line(&drain_task), 0, "the drain waits for writability");
+    /* The peer makes room in the same round as the cancel: the cancelled
+     * drain must send nothing more. */
+    n = read(sv[1], in, 8192);
+    cr_assert_gt(n, 0);
+    pre_read = (size_t)n;
+    queued_at_cancel = st.wlen;
     trace("cancel(drain) = %d", asyncio_task_cancel(&drain_task));
     AWAIT_TASK(&drain_task);
+    cr_assert_eq(st.wlen, queued_at_cancel, "nothing sent after the cancel");
     /* What was not sent stays queued: the next drain sends it, in order. */
     cr_assert_gt(st.wlen, 0);
     memset(&rr, 0, sizeof rr);
+    rr.got = pre_read;
     asyncio_io_init(&rr.io, sv[1]);
     cr_assert_eq(asyncio_create_task(&reader_task, asyncio_coro_init(&rr.co, raw_reader_fn)), 0);
     AWAIT(asyncio_coro_init(&drainer2.co, drainer_fn));
@@ -385,7 +395,8 @@ static int drain_main(asyncio_coro *co)
     ASYNC_END;
 }
 
-Test(cancel_points, a_drain_cancelled_while_waiting_for_writability_keeps_the_rest_queued)
+Test(cancel_points,
+     a_drain_cancelled_while_waiting_for_writability_sends_nothing_more_and_keeps_the_rest_queued)
 {
     static asyncio_task t;
     int snd = 4096;
