@@ -138,9 +138,18 @@ static struct gatherer gather_f;
 static asyncio_coro ev_co, lock_co, flag_co, await_co, g2_co, late_co, main_co;
 static int dumped;
 
-static const unsigned MAIN_LINE = __LINE__ + 17;
+/* print for the dump that fails (returns 7) at its *ctx-th line */
+static int stop_at_line(void *ctx, const char *line)
+{
+    int *left = (int *)ctx;
+    (void)line;
+    return --*left == 0 ? 7 : 0;
+}
+
+static const unsigned MAIN_LINE = __LINE__ + 18;
 static int main_fn(asyncio_coro *co)
 {
+    int k, left;
     ASYNC_BEGIN(co);
     asyncio_event_init(&ev);
     asyncio_lock_init(&lock);
@@ -159,6 +168,15 @@ static int main_fn(asyncio_coro *co)
     asyncio_create_task(&late_task, asyncio_coro_init(&late_co, late_fn));
     asyncio_ignore_(asyncio_task_cancel(&late_task));
     dumped = asyncio_dump_tasks(collect, NULL);
+    /* print failing at any line (a flag waiter's, a gatherer's...) stops
+     * the dump there with print's value */
+    for (k = 1; k <= 20; k++) { /* the dump's 20 lines */
+        left = k;
+        cr_assert_eq(asyncio_dump_tasks(stop_at_line, &left), 7, "print fails at line %d", k);
+        cr_assert_eq(left, 0);
+    }
+    left = 21;
+    cr_assert_eq(asyncio_dump_tasks(stop_at_line, &left), 9, "20 lines: print never fails");
     ASYNC_END;
 }
 
@@ -514,13 +532,6 @@ static int spin_fn(asyncio_coro *co)
     ASYNC_END;
 }
 
-static int stop_at_k(void *ctx, const char *line)
-{
-    int *left = (int *)ctx;
-    (void)line;
-    return --*left == 0 ? 7 : 0;
-}
-
 static int more_lines, more_dumped;
 static const unsigned MORE_MAIN_LINE = __LINE__ + 22;
 static int more_main_fn(asyncio_coro *co)
@@ -554,7 +565,7 @@ static int more_main_fn(asyncio_coro *co)
     more_lines -= 1; /* the "reset:" line */
     for (k = 1; k <= more_lines; k++) {
         left = k;
-        cr_assert_eq(asyncio_dump_tasks(stop_at_k, &left), 7, "print fails at line %d", k);
+        cr_assert_eq(asyncio_dump_tasks(stop_at_line, &left), 7, "print fails at line %d", k);
         cr_assert_eq(left, 0);
     }
     asyncio_io_forget(&rio);
