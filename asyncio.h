@@ -3657,10 +3657,10 @@ static int asyncio_idle_(void)
     return 1;
 }
 
-/* Wake the tasks whose flag was set, whose descriptor is ready (polled
- * before every step, as MicroPython does) or whose time has come, in that
- * order. A kind's bit is cleared when the loop finds none of it left (the
- * flags' bit exactly when the last one is disarmed). */
+/* After the flag waiters (the loop polls them first): wake the tasks whose
+ * descriptor is ready (polled before every step, as MicroPython does) or
+ * whose time has come, in that order. A kind's bit is cleared when the loop
+ * finds none of it left. */
 static void asyncio_look_(void)
 {
     if (asyncio_L_.work & ASYNCIO_WORK_IO_) {
@@ -3683,8 +3683,9 @@ static void asyncio_run_loop_(void)
 {
     for (;;) {
         asyncio_task *t;
-        /* One test for the three kinds of work that can wake a task (most
-         * steps of a busy loop have none of them), then one bit each. */
+        /* Two tests for the three kinds of work that can wake a task (most
+         * steps of a busy loop have none of them): the flag waiters first,
+         * alone, which keeps the interrupt-to-task path short. */
         if (asyncio_L_.work & ASYNCIO_WORK_FLAGS_)
             asyncio_poll_flags_();
         if (asyncio_L_.work & (ASYNCIO_WORK_IO_ | ASYNCIO_WORK_TIMERS_))
