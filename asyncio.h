@@ -2439,11 +2439,8 @@ int asyncio_sleep_ms_start_(int64_t ms)
         return r;
     if (ms > ASYNCIO_SLEEP_MAX_MS)
         return ASYNCIO_EOVERFLOW;
-    if (ms <= 0)
-        asyncio_runq_push_(asyncio_running_);
-    else
-        asyncio_heap_push_(asyncio_running_,
-                           asyncio_ticks_add(asyncio_port_ticks_ms(), (int32_t)ms));
+    /* ms > 0: asyncio_sleep_or_yield_() makes the rest a yield */
+    asyncio_heap_push_(asyncio_running_, asyncio_ticks_add(asyncio_port_ticks_ms(), (int32_t)ms));
     return ASYNCIO_PENDING;
 }
 
@@ -3760,21 +3757,20 @@ asyncio_loop *asyncio_new_event_loop_err(int *err)
 
 asyncio_loop *asyncio_new_event_loop(void) { return asyncio_new_event_loop_err(NULL); }
 
-/* Run the loop, claimed by the caller, until `t` is done; release it. */
+/* Run the loop, claimed by the caller (and not closed: every caller has
+ * checked), until `t` is done; release it. */
 static int asyncio_run_claimed_(asyncio_task *t, asyncio_value *value)
 {
     asyncio_value ignored;
-    int r = ASYNCIO_ECLOSED;
-    if (!asyncio_L_.closed) {
-        asyncio_L_.main = t;
-        asyncio_L_.stall_reported = 0;
-        asyncio_L_.stall_rounds = 0;
-        asyncio_L_.round_mark = NULL;
-        asyncio_run_loop_();
-        asyncio_L_.main = NULL;
-        asyncio_running_ = NULL;
-        r = asyncio_task_outcome_(t, value ? value : &ignored);
-    }
+    int r;
+    asyncio_L_.main = t;
+    asyncio_L_.stall_reported = 0;
+    asyncio_L_.stall_rounds = 0;
+    asyncio_L_.round_mark = NULL;
+    asyncio_run_loop_();
+    asyncio_L_.main = NULL;
+    asyncio_running_ = NULL;
+    r = asyncio_task_outcome_(t, value ? value : &ignored);
     asyncio_loop_release_();
     return r;
 }
@@ -3784,7 +3780,11 @@ int asyncio_loop_run_until_complete(asyncio_loop *loop, asyncio_task *t, asyncio
     asyncio_ready_loop_();
     if (asyncio_loop_running_())
         return ASYNCIO_EBUSY; /* before looking at `t`: the loop may run elsewhere */
-    if (loop != &asyncio_L_ || !asyncio_task_of_loop_(t))
+    if (loop != &asyncio_L_)
+        return ASYNCIO_EINVAL;
+    if (asyncio_L_.closed)
+        return ASYNCIO_ECLOSED; /* before `t`: close() dropped every task */
+    if (!asyncio_task_of_loop_(t))
         return ASYNCIO_EINVAL;
     if (!asyncio_loop_claim_())
         return ASYNCIO_EBUSY;

@@ -182,6 +182,8 @@ Test(loop, close_drops_pending_tasks_and_refuses_work_until_a_new_loop)
     cr_assert_eq(asyncio_loop_close(loop), 0);
     cr_assert_eq(asyncio_create_task(&t2, sleeper(&s2, 2, 5)), ASYNCIO_ECLOSED);
     cr_assert_eq(asyncio_loop_run_forever(loop), ASYNCIO_ECLOSED);
+    cr_assert_eq(asyncio_loop_run_until_complete(loop, &t1, NULL), ASYNCIO_ECLOSED,
+                 "closed, not EINVAL for the task close() dropped");
     cr_assert_eq(asyncio_task_cancel(&t1), 0, "a dropped task is no longer pending");
     loop = asyncio_new_event_loop();
     cr_assert_eq(asyncio_create_task(&t1, sleeper(&s1, 1, 5)), 0, "its storage is free again");
