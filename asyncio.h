@@ -3675,8 +3675,10 @@ static void asyncio_look_(void)
 }
 
 /* The scheduler: run tasks until the main task ends (or, with none, until
- * nothing is left that could run). */
-static void asyncio_run_loop_(void)
+ * nothing is left that could run). `inline`: its one caller must take it in,
+ * or gcc (ARM, -O2) reloads &asyncio_running_ on every step (interrupt to
+ * task 81 instructions instead of 80, YIELD 54 instead of 53). */
+static inline void asyncio_run_loop_(void)
 {
     for (;;) {
         asyncio_task *t;
