@@ -1389,16 +1389,14 @@ static inline void asyncio_ignore_(int r) { (void)r; }
 /* sleep(0): let every other runnable task run once. */
 #define ASYNCIO_YIELD ASYNCIO_AWAIT_LEAF_(ASYNCIO_YIELDED_, ASYNCIO_RESUMED_())
 
-/* Event.wait(): returns at once if set. */
-#ifdef ASYNCIO_DEBUG
+/* Event.wait(): returns at once if set. (For the dump its site names the
+ * kind; the Event is not kept in the frame, so the address shown is its
+ * wait queue's, the Event's first member.) */
 #define ASYNCIO_AWAIT_EVENT(e)                                                                     \
     do {                                                                                           \
         ASYNCIO_DEBUG_SITE_("asyncio_event", 0)                                                    \
         ASYNCIO_AWAIT_LEAF_(asyncio_event_wait_start_(e), ASYNCIO_RESUMED_());                     \
     } while (0)
-#else
-#define ASYNCIO_AWAIT_EVENT(e) ASYNCIO_AWAIT_LEAF_(asyncio_event_wait_start_(e), ASYNCIO_RESUMED_())
-#endif
 
 /* Lock.acquire(): FIFO; a waiter cancelled after the hand-off passes it on. */
 #define ASYNCIO_AWAIT_LOCK(l)                                                                      \
@@ -1543,6 +1541,12 @@ int asyncio_flag_wait_finish_(asyncio_flag *f, asyncio_value *result);
 #define ASYNCIO_ACQ_REL_ __ATOMIC_ACQ_REL
 #define ASYNCIO_BARRIER_() ((void)0)
 #endif
+/* Store the flag's state (set, clear and wait's consume). */
+static inline void asyncio_flag_store_(asyncio_flag *f, int v)
+{
+    ASYNCIO_BARRIER_();
+    __atomic_store_n(&f->state, v, ASYNCIO_RELEASE_);
+}
 /* flag.wait() resumed: consume the flag (a store: the loop woke the task
  * because it was set), or deliver the cancellation instead. Inline: it is on
  * the interrupt-to-task path. */
@@ -1550,8 +1554,7 @@ static inline int asyncio_flag_resumed_(asyncio_flag *f)
 {
     if (asyncio_running_->flags & ASYNCIO_F_CANCEL_)
         return asyncio_resume_();
-    ASYNCIO_BARRIER_();
-    __atomic_store_n(&f->state, 0, ASYNCIO_RELEASE_);
+    asyncio_flag_store_(f, 0);
     return ASYNCIO_OK;
 }
 int asyncio_io_wait_start_(asyncio_io *io, unsigned events);
@@ -2605,18 +2608,13 @@ void asyncio_flag_init(asyncio_flag *f)
 
 void asyncio_flag_set(asyncio_flag *f)
 {
-    ASYNCIO_BARRIER_();
-    __atomic_store_n(&f->state, 1, ASYNCIO_RELEASE_);
+    asyncio_flag_store_(f, 1);
     ASYNCIO_BARRIER_();
     ASYNCIO_TRACE_FLAG_SET(f);
     asyncio_port_wake();
 }
 
-void asyncio_flag_clear(asyncio_flag *f)
-{
-    ASYNCIO_BARRIER_();
-    __atomic_store_n(&f->state, 0, ASYNCIO_RELEASE_);
-}
+void asyncio_flag_clear(asyncio_flag *f) { asyncio_flag_store_(f, 0); }
 
 int asyncio_flag_wait_start_(asyncio_flag *f)
 {
