@@ -2079,6 +2079,17 @@ static void asyncio_waitq_wake_all_(asyncio_waitq *q)
 
 static int asyncio_io_rewatch_(asyncio_io *io);
 
+/* The asyncio_io whose readers (kind ON_READ_) or writers (ON_WRITE_) queue
+ * `q` is; NULL for any other kind of queue. */
+static asyncio_io *asyncio_io_of_(asyncio_waitq *q, unsigned kind)
+{
+    if (kind == ASYNCIO_F_ON_READ_)
+        return (asyncio_io *)(void *)((char *)q - offsetof(asyncio_io, readers));
+    if (kind == ASYNCIO_F_ON_WRITE_)
+        return (asyncio_io *)(void *)((char *)q - offsetof(asyncio_io, writers));
+    return NULL;
+}
+
 /* Take `t` out of whichever queue holds it; a descriptor nobody waits on
  * any more is no longer watched. */
 static void asyncio_unqueue_(asyncio_task *t)
@@ -2086,13 +2097,10 @@ static void asyncio_unqueue_(asyncio_task *t)
     if (t->where == ASYNCIO_IN_HEAP_) {
         asyncio_heap_remove_(t);
     } else if (t->where == ASYNCIO_IN_WAITQ_ && t->link.wait.queue) {
-        asyncio_waitq *q = t->link.wait.queue;
-        unsigned kind = t->flags & ASYNCIO_F_QUEUE_KIND_;
-        asyncio_waitq_remove_(q, t);
-        if (kind == ASYNCIO_F_ON_READ_)
-            asyncio_io_rewatch_((asyncio_io *)(void *)((char *)q - offsetof(asyncio_io, readers)));
-        else if (kind == ASYNCIO_F_ON_WRITE_)
-            asyncio_io_rewatch_((asyncio_io *)(void *)((char *)q - offsetof(asyncio_io, writers)));
+        asyncio_io *io = asyncio_io_of_(t->link.wait.queue, t->flags & ASYNCIO_F_QUEUE_KIND_);
+        asyncio_waitq_remove_(t->link.wait.queue, t);
+        if (io)
+            asyncio_io_rewatch_(io);
     } else if (t->where == ASYNCIO_IN_WAITQ_) {
         asyncio_parked_del_(t); /* parked by gather */
     }
@@ -4015,10 +4023,11 @@ static const char *asyncio_kind_name_(const char *kind)
 static void asyncio_put_waits_on_(asyncio_dump_line_ *l, const asyncio_task *t)
 {
     const asyncio_coro *in = asyncio_innermost_(t->coro);
-    const asyncio_waitq *q = t->link.wait.queue;
+    asyncio_waitq *q = t->link.wait.queue;
     const asyncio_coro_info *i = asyncio_info_of_(in->fn);
     const asyncio_await_site *s;
     unsigned kind = t->flags & ASYNCIO_F_QUEUE_KIND_;
+    const asyncio_io *io = asyncio_io_of_(q, kind);
     if (!q) {
         const asyncio_gather_state *g = (const asyncio_gather_state *)(const void *)in;
         asyncio_put_(l, "gather");
@@ -4039,12 +4048,7 @@ static void asyncio_put_waits_on_(asyncio_dump_line_ *l, const asyncio_task *t)
         asyncio_put_fn_(l, a->coro);
         return;
     }
-    if (kind == ASYNCIO_F_ON_READ_ || kind == ASYNCIO_F_ON_WRITE_) {
-        const asyncio_io *io =
-            (const asyncio_io *)(const void *)((const char *)q -
-                                               (kind == ASYNCIO_F_ON_READ_
-                                                    ? offsetof(asyncio_io, readers)
-                                                    : offsetof(asyncio_io, writers)));
+    if (io) {
         asyncio_put_(l, "I/O fd ");
         asyncio_put_int_(l, io->fd);
         asyncio_put_(l, kind == ASYNCIO_F_ON_READ_ ? " read" : " write");
