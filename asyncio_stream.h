@@ -1992,12 +1992,13 @@ int asyncio_stream_tls_error_text(const asyncio_stream *s, char *buf, size_t cap
     if (buf && cap) {
         buf[0] = '\0';
 #ifdef ASYNCIO_STREAM_TLS
+        const asyncio_tls *t = asyncio_stream_tls_session_(s); /* e != 0: there is one */
         if (e)
             mbedtls_strerror(e, buf, cap);
-        if (e == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && asyncio_stream_tls_session_(s)->ready) {
+        if (e == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && t->ready) {
             /* Why: unknown CA, name mismatch, expired... (one line each). */
             size_t n = strlen(buf);
-            uint32_t flags = mbedtls_ssl_get_verify_result(&asyncio_stream_tls_session_(s)->ssl);
+            uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
             if (n + 2 < cap && flags != (uint32_t)-1) {
                 char *end;
                 buf[n++] = ':';
