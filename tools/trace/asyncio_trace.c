@@ -96,10 +96,13 @@ static void put_str(const char *s)
     fputc('"', R.out);
 }
 
+/* The separator before the file's next event object. */
+static void next_event(void) { fputs(R.events++ ? ",\n" : "\n", R.out); }
+
 /* Start an event object: the fields every event has. */
 static void begin_event(const char *ph, const char *name, int tid, uint64_t ts)
 {
-    fputs(R.events++ ? ",\n" : "\n", R.out);
+    next_event();
     fprintf(R.out, "{\"ph\":\"%s\",\"pid\":1,\"tid\":%d,\"ts\":%llu,\"name\":", ph, tid,
             (unsigned long long)ts);
     put_str(name);
@@ -165,7 +168,7 @@ static void drain_flags(void)
     }
 }
 
-/* Close the open slice of the running task, with `at` as its end point. */
+/* Close the running task's open slice now, with `key`: `value` as its args. */
 static void end_slice(const asyncio_task *t, const char *key, const char *value)
 {
     uint64_t ts = now_ts();
@@ -272,7 +275,7 @@ static const asyncio_trace_hooks hooks = {NULL,    on_created, on_resumed,    on
 /* Metadata: a name per track, in order. */
 static void name_track(int tid, const char *name)
 {
-    fputs(R.events++ ? ",\n" : "\n", R.out);
+    next_event();
     fprintf(R.out,
             "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\",\"args\":{\"name\":", tid);
     put_str(name);
@@ -291,7 +294,7 @@ int asyncio_trace_stop(void)
         return 0;
     asyncio_trace_set(NULL);
     drain_flags();
-    fputs(R.events++ ? ",\n" : "\n", R.out);
+    next_event();
     fputs("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"asyncio loop\"}}",
           R.out);
     name_track(TID_IDLE, "loop: idle");
