@@ -22,29 +22,23 @@ ARM_BENCH_IDLE_PORT := -DASYNCIO_OPENMV_TICKS_START=0xFFFFEC78u \
 
 .PHONY: bench-arm
 
-# name, -O level, sources, port defines. The camera build the README
-# recommends: the core compiled into the port's unit (-DASYNCIO_IMPLEMENTATION
-# on port_openmv.c), so the interrupt path inlines across the two.
+# name, -O level, sources, port defines, and the core: empty for the camera
+# build the README recommends (the core compiled into the port's unit,
+# -DASYNCIO_IMPLEMENTATION on port_openmv.c, so the interrupt path inlines
+# across the two), else the core's object, compiled in a unit of its own.
 define arm_bench_image
-$(ARM_BENCH)/$(1)-$(2).elf: $(3) $(ARM_BUILD)/rt.o $(ARM_DEPS) bench/bench_arm.mk | deps
+$(ARM_BENCH)/$(1)-$(2).elf: $(3) $(ARM_BUILD)/rt.o $(5) $(ARM_DEPS) bench/bench_arm.mk | deps
 	@mkdir -p $$(dir $$@)
 	$(ARM_CC) $(ARM_M7) $(filter-out -O2,$(ARM_CFLAGS)) -$(2) $(ARM_QEMU) -include tests/arm/openmv.h \
-	    $(4) -DASYNCIO_IMPLEMENTATION -c port_openmv.c -o $(ARM_BENCH)/$(1)-$(2)-port.o
+	    $(4) $(if $(5),,-DASYNCIO_IMPLEMENTATION) -c port_openmv.c -o $(ARM_BENCH)/$(1)-$(2)-port.o
 	$(ARM_CC) $(ARM_M7) $(filter-out -O2,$(ARM_CFLAGS)) -$(2) $(ARM_QEMU) $(3) \
-	    $(ARM_BENCH)/$(1)-$(2)-port.o $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) $(ARM_LIBS) -o $$@
+	    $(ARM_BENCH)/$(1)-$(2)-port.o $(5) $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) $(ARM_LIBS) -o $$@
 endef
 $(foreach o,$(ARM_BENCH_OPT),$(eval $(call arm_bench_image,lat,$(o),tests/arm/bench_lat.c,)))
 $(foreach o,$(ARM_BENCH_OPT),$(eval $(call arm_bench_image,idle,$(o),tests/arm/test_tickless.c,$(ARM_BENCH_IDLE_PORT))))
-
 # For comparison: the latency image with the core in a unit of its own
-# (src/asyncio.c), as tests/arm's other images and the packages build it.
-$(ARM_BENCH)/lat-split-O2.elf: tests/arm/bench_lat.c src/asyncio.c $(ARM_BUILD)/rt.o $(ARM_DEPS) bench/bench_arm.mk | deps
-	@mkdir -p $(dir $@)
-	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -include tests/arm/openmv.h \
-	    -c port_openmv.c -o $(ARM_BENCH)/lat-split-O2-port.o
-	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) -c src/asyncio.c -o $(ARM_BENCH)/lat-split-O2-core.o
-	$(ARM_CC) $(ARM_M7) $(ARM_CFLAGS) $(ARM_QEMU) tests/arm/bench_lat.c $(ARM_BENCH)/lat-split-O2-port.o \
-	    $(ARM_BENCH)/lat-split-O2-core.o $(ARM_BUILD)/rt.o $(ARM_LDFLAGS) $(ARM_LIBS) -o $@
+# (src/asyncio.c at -O2: tests/arm's core.o), as the packages build it.
+$(eval $(call arm_bench_image,lat-split,O2,tests/arm/bench_lat.c,,$(ARM_BUILD)/core.o))
 
 # $(1): image (without .elf). Runs it under the instruction trace and prints
 # its two counts (prefixed by $(2)).
