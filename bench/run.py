@@ -158,16 +158,16 @@ def main():
         f"bare round-robin {bare:.1f}", f"{ours / bare:.2f}x the floor", "<= 2x", ours <= 2 * bare)
     row("switch vs CPython asyncio (ns per switch)", f"{ours:.1f}", f"CPython {cpy:.0f}",
         f"{cpy / ours:.0f}x cheaper", ">= 200x", cpy / ours >= 200)
-    small = ("100", "10000")  # 1,000,000 switches
-    base = callgrind_instructions(f"{B}/bench", "switch", "100", "1")
-    ins = (callgrind_instructions(f"{B}/bench", "switch", *small) - base) / 1e6
-    base_bare = callgrind_instructions(f"{B}/bench", "bare", "100", "1")
-    ins_bare = (callgrind_instructions(f"{B}/bench", "bare", *small) - base_bare) / 1e6
+    def per_switch(mode):
+        """Instructions per switch: 100 tasks x 10,000 switches, less the same with 1."""
+        base = callgrind_instructions(f"{B}/bench", mode, "100", "1")
+        return (callgrind_instructions(f"{B}/bench", mode, "100", "10000") - base) / 1e6
+
+    ins, ins_bare = per_switch("switch"), per_switch("bare")
     row("switch: instructions per switch (callgrind)", f"{ins:.0f}",
         f"bare {ins_bare:.0f}; Contiki-NG protothreads 24, FreeRTOS co-routines 62, "
         f"Contiki-NG process 100 (issue 16)", f"{ins / ins_bare:.2f}x the floor", "<= 50", ins <= 50)
-    base0 = callgrind_instructions(f"{B}/bench", "sleep0", "100", "1")
-    ins0 = (callgrind_instructions(f"{B}/bench", "sleep0", *small) - base0) / 1e6
+    ins0 = per_switch("sleep0")
     row("sleep(0): instructions per switch (callgrind)", f"{ins0:.0f}", f"YIELD {ins:.0f}",
         f"{ins0 - ins:+.0f}", "<= YIELD + 10", ins0 <= ins + 10)
 
