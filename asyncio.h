@@ -1541,20 +1541,50 @@ int asyncio_flag_wait_finish_(asyncio_flag *f, asyncio_value *result);
 #define ASYNCIO_ACQ_REL_ __ATOMIC_ACQ_REL
 #define ASYNCIO_BARRIER_() ((void)0)
 #endif
-/* Store the flag's state (set, clear and wait's consume). */
+/* Store the flag's state (set, clear, and wait's consume on one core). */
 static inline void asyncio_flag_store_(asyncio_flag *f, int v)
 {
     ASYNCIO_BARRIER_();
     __atomic_store_n(&f->state, v, ASYNCIO_RELEASE_);
 }
-/* flag.wait() resumed: consume the flag (a store: the loop woke the task
- * because it was set), or deliver the cancellation instead. Inline: it is on
- * the interrupt-to-task path. */
+/* Atomically read and clear the flag. Cores without an atomic exchange
+ * (ARMv6-M) use the port's critical section instead. */
+static inline int asyncio_flag_take_(asyncio_flag *f)
+{
+#if defined(__ARM_ARCH_6M__) || defined(ASYNCIO_NO_ATOMIC_XCHG)
+    uint32_t s = asyncio_port_critical_enter();
+    int v = f->state;
+    f->state = 0;
+    asyncio_port_critical_exit(s);
+    return v;
+#else
+    int v;
+    ASYNCIO_BARRIER_();
+    v = __atomic_exchange_n(&f->state, 0, ASYNCIO_ACQ_REL_);
+    ASYNCIO_BARRIER_();
+    return v;
+#endif
+}
+
+/* flag.wait() resumed: consume the flag, or deliver the cancellation
+ * instead. Inline: it is on the interrupt-to-task path. On one core a store
+ * is enough (the loop woke the task because the flag was set; an interrupt
+ * sees the core's accesses in program order). Across cores it must be an
+ * exchange: a store may still sit in the store buffer while the task's next
+ * loads (the item a producer put, then set the flag for) read old values,
+ * and land after that producer's set, erasing the wake-up for an item the
+ * task never saw (x86 included; tests/test_isr_queue.c's ping-pong loses
+ * dozens in 300,000 with a store). */
 static inline int asyncio_flag_resumed_(asyncio_flag *f)
 {
     if (asyncio_running_->flags & ASYNCIO_F_CANCEL_)
         return asyncio_resume_();
+#ifdef ASYNCIO_SINGLE_CORE
     asyncio_flag_store_(f, 0);
+    ASYNCIO_BARRIER_(); /* the compiler keeps the task's next loads after it */
+#else
+    (void)asyncio_flag_take_(f);
+#endif
     return ASYNCIO_OK;
 }
 int asyncio_io_wait_start_(asyncio_io *io, unsigned events);
@@ -2587,25 +2617,6 @@ int asyncio_lock_acquire_finish_(asyncio_lock *l, asyncio_value *result)
 /* ------------------------------------------------------------------------ */
 /* ThreadSafeFlag                                                           */
 /* ------------------------------------------------------------------------ */
-
-/* Atomically read and clear the flag. Cores without an atomic exchange
- * (ARMv6-M) use the port's critical section instead. */
-static int asyncio_flag_take_(asyncio_flag *f)
-{
-#if defined(__ARM_ARCH_6M__) || defined(ASYNCIO_NO_ATOMIC_XCHG)
-    uint32_t s = asyncio_port_critical_enter();
-    int v = f->state;
-    f->state = 0;
-    asyncio_port_critical_exit(s);
-    return v;
-#else
-    int v;
-    ASYNCIO_BARRIER_();
-    v = __atomic_exchange_n(&f->state, 0, ASYNCIO_ACQ_REL_);
-    ASYNCIO_BARRIER_();
-    return v;
-#endif
-}
 
 void asyncio_flag_init(asyncio_flag *f)
 {
