@@ -1736,11 +1736,11 @@ struct asyncio_loop {
     uint32_t stall_now;       /* the tick the clock stood at ... */
     uint32_t stall_rounds;    /* ... for this many rounds with a timer pending */
     asyncio_task *round_mark; /* run queue tail when the round began (compared only) */
+    asyncio_task stopper;     /* run_forever runs until this one is scheduled */
+    asyncio_coro stopper_co;
     /* gather's "a gathered task ended", set by gather itself: a program that
      * never gathers does not link it (the minimal app is 40 B smaller). */
     void (*gather_notify)(struct asyncio_gather_state *g, asyncio_task *t);
-    asyncio_task stopper;     /* run_forever runs until this one is scheduled */
-    asyncio_coro stopper_co;
 #ifdef ASYNCIO_CHECK_THREAD
     uintptr_t owner; /* the thread running the loop, 0 when not running */
 #endif
