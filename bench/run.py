@@ -52,6 +52,27 @@ def echo_syscalls_per_message(cmd, port, n, secs=2.0):
     return int(total[3]) / (rate * secs)
 
 
+def echo_instructions_per_message(cmd, port, n):
+    """User-space instructions per echoed message of a server under callgrind
+    (stable where the rates are not): two runs, 1 s and 3 s of load, and the
+    difference, so start-up and accepting the connections cancel out."""
+    counts = []
+    for k, secs in enumerate((1, 3)):
+        srv = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                                *cmd[:-1], str(port + k)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            # echo_load retries refused connections while valgrind starts.
+            messages = float(run(f"{B}/echo_load", str(port + k), str(n), str(secs))) * secs
+        finally:
+            srv.terminate()  # callgrind still writes its totals on SIGTERM
+            err = srv.communicate()[1]
+        refs = int(re.search(r"refs:\s+([\d,]+)", err).group(1).replace(",", ""))
+        counts.append((refs, messages))
+    (i1, m1), (i3, m3) = counts
+    return (i3 - i1) / (m3 - m1)
+
+
 def sizes(path):
     """type -> size from `nm -S` of tests/arm/sizes.c's `sizeof_asyncio_<type>` globals."""
     nm = "arm-none-eabi-nm" if "arm" in path else "nm"
@@ -219,6 +240,12 @@ def main():
         row(f"TCP echo, 64-byte messages/s, {n} connection(s)", f"{o / 1e3:.1f} k",
             f"libuv {u / 1e3:.1f} k, CPython {c / 1e3:.1f} k", f"{o / u:.2f}x libuv, {o / c:.1f}x CPython",
             "at least libuv's" if n == 1000 else "", (o >= u) if n == 1000 else None)
+    # User-space instructions per message (callgrind: stable, unlike the rates).
+    for n in (100,):
+        o = echo_instructions_per_message(servers[0][1], 9710, n)
+        u = echo_instructions_per_message(servers[1][1], 9712, n)
+        row(f"TCP echo, user-space instructions per message (callgrind), {n} connections",
+            f"{o:.0f}", f"libuv {u:.0f}", f"{o / u:.2f}x")
     # System calls per message (a separate run under strace -c, which slows the servers).
     for n in (100, 1000):
         o = echo_syscalls_per_message(*[(c, p) for name, c, p in servers if name == "asyncio.h"][0], n)
@@ -274,7 +301,10 @@ def main():
         f.write("Commands: `%s/bench switch|bare N M`, `%s/bench event|lock|flag R`, "
                 "`%s/bench timers N`, `%s/uv_timers N`, `python3 bench/peers.py switch|event ...`,\n"
                 "`valgrind --tool=callgrind %s/bench switch 100 10000`, sizes from `nm -S` and "
-                "`arm-none-eabi-size`.\n" % (B, B, B, B, B))
+                "`arm-none-eabi-size`.\n"
+                "Echo: `%s/echo_server PORT` and `%s/uv_echo PORT` driven by `%s/echo_load PORT N SECONDS`; "
+                "instructions: the server under `valgrind --tool=callgrind`, loads of 1 s and 3 s, "
+                "the difference; system calls: the server under `strace -f -c`.\n" % ((B,) * 8))
     try:
         write_arm_section()
     except (subprocess.CalledProcessError, OSError, KeyError) as e:
