@@ -27,48 +27,59 @@ def best(cmd, lower_is_better=True):
     return min(vals) if lower_is_better else max(vals)
 
 
+CALLGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+
+
+def callgrind_refs(stderr):
+    """The instruction count callgrind reports on standard error."""
+    return int(re.search(r"refs:\s+([\d,]+)", stderr).group(1).replace(",", ""))
+
+
 def callgrind_instructions(*cmd):
-    out = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
-        check=True, capture_output=True, text=True).stderr
-    return int(re.search(r"refs:\s+([\d,]+)", out).group(1).replace(",", ""))
+    return callgrind_refs(subprocess.run([*CALLGRIND, *cmd], check=True, capture_output=True,
+                                         text=True).stderr)
 
 
-def echo_syscalls_per_message(cmd, port, n, secs=2.0):
+def echo_under_tool(argv, port, n, secs, stop):
+    """Start `argv` (an echo server on `port`, under a measuring tool), drive it
+    with echo_load (n connections, secs seconds), then stop(server). Returns the
+    messages echoed and the tool's standard error."""
+    srv = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        # echo_load retries refused connections while the tool starts the server.
+        messages = float(run(f"{B}/echo_load", str(port), str(n), str(secs))) * secs
+    finally:
+        stop(srv)
+        err = srv.communicate()[1]
+    return messages, err
+
+
+def echo_syscalls_per_message(server, port, n, secs=2.0):
     """Run an echo server under `strace -c` with n connections for secs; return the
     server's system calls (every thread) per echoed message. strace slows the server,
     so the rate measured here is not reported; the ratio is what it counts."""
     out = f"{B}/strace-{port}-{n}.txt"
-    srv = subprocess.Popen(["strace", "-f", "-c", "-qq", "-o", out, *cmd],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        rate = float(run(f"{B}/echo_load", str(port), str(n), str(secs)))
-    finally:
+
+    def stop(srv):
         for pid in run("pgrep", "-P", str(srv.pid)).split():
             os.kill(int(pid), 9)  # the traced server: strace then writes its summary
-        srv.wait()
+
+    messages, _ = echo_under_tool(["strace", "-f", "-c", "-qq", "-o", out, server, str(port)],
+                                  port, n, secs, stop)
     with open(out) as f:
         total = [line.split() for line in f if line.rstrip().endswith(" total")][0]
-    return int(total[3]) / (rate * secs)
+    return int(total[3]) / messages
 
 
-def echo_instructions_per_message(cmd, port, n):
+def echo_instructions_per_message(server, port, n):
     """User-space instructions per echoed message of a server under callgrind
     (stable where the rates are not): two runs, 1 s and 3 s of load, and the
     difference, so start-up and accepting the connections cancel out."""
     counts = []
     for k, secs in enumerate((1, 3)):
-        srv = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                                *cmd[:-1], str(port + k)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            # echo_load retries refused connections while valgrind starts.
-            messages = float(run(f"{B}/echo_load", str(port + k), str(n), str(secs))) * secs
-        finally:
-            srv.terminate()  # callgrind still writes its totals on SIGTERM
-            err = srv.communicate()[1]
-        refs = int(re.search(r"refs:\s+([\d,]+)", err).group(1).replace(",", ""))
-        counts.append((refs, messages))
+        messages, err = echo_under_tool([*CALLGRIND, server, str(port + k)], port + k, n, secs,
+                                        lambda srv: srv.terminate())  # callgrind still reports on SIGTERM
+        counts.append((callgrind_refs(err), messages))
     (i1, m1), (i3, m3) = counts
     return (i3 - i1) / (m3 - m1)
 
@@ -241,15 +252,14 @@ def main():
             f"libuv {u / 1e3:.1f} k, CPython {c / 1e3:.1f} k", f"{o / u:.2f}x libuv, {o / c:.1f}x CPython",
             "at least libuv's" if n == 1000 else "", (o >= u) if n == 1000 else None)
     # User-space instructions per message (callgrind: stable, unlike the rates).
-    for n in (100,):
-        o = echo_instructions_per_message(servers[0][1], 9710, n)
-        u = echo_instructions_per_message(servers[1][1], 9712, n)
-        row(f"TCP echo, user-space instructions per message (callgrind), {n} connections",
-            f"{o:.0f}", f"libuv {u:.0f}", f"{o / u:.2f}x")
+    o = echo_instructions_per_message(f"{B}/echo_server", 9710, 100)
+    u = echo_instructions_per_message(f"{B}/uv_echo", 9712, 100)
+    row("TCP echo, user-space instructions per message (callgrind), 100 connections",
+        f"{o:.0f}", f"libuv {u:.0f}", f"{o / u:.2f}x")
     # System calls per message (a separate run under strace -c, which slows the servers).
     for n in (100, 1000):
-        o = echo_syscalls_per_message(*[(c, p) for name, c, p in servers if name == "asyncio.h"][0], n)
-        u = echo_syscalls_per_message(*[(c, p) for name, c, p in servers if name == "libuv"][0], n)
+        o = echo_syscalls_per_message(f"{B}/echo_server", 9700, n)
+        u = echo_syscalls_per_message(f"{B}/uv_echo", 9701, n)
         row(f"TCP echo, system calls per message (strace -c), {n} connections", f"{o:.2f}",
             f"libuv {u:.2f}", f"{o / u:.2f}x")
 
