@@ -492,6 +492,7 @@ typedef struct asyncio_tls {
     size_t inflight; /* bytes of a record mbedTLS holds half-sent (see write) */
     int last_err;    /* last mbedTLS error */
     int lower_err;   /* the lower transport's error behind a failed I/O */
+    int failed;      /* the handshake's error, once it has failed (0: it has not) */
     uint8_t ready, handshaken;
 } asyncio_tls;
 
@@ -1807,7 +1808,6 @@ static int asyncio_tls_map_(asyncio_tls *t, int r)
     }
 }
 
-/* Run the handshake until done: 0, AGAIN_*, or an error. */
 /*
  * The handshake failed because the peer hung up while we were still sending
  * (EPIPE / ECONNRESET): a peer that refuses us sends a fatal alert first and
@@ -1846,20 +1846,47 @@ static int asyncio_tls_alert_behind_(asyncio_tls *t, int r)
     return r;
 }
 
+/*
+ * Send the rest of what mbedTLS has queued (after a failed handshake: its
+ * fatal alert, cut short by a full socket): 0 when all is out or it cannot
+ * go (the peer is gone), else AGAIN_WRITE. With output pending,
+ * mbedtls_ssl_send_alert_message() only flushes it (mbedTLS 2.28 ssl_msg.c),
+ * so no second alert is built.
+ */
+static int asyncio_tls_flush_queued_(asyncio_tls *t)
+{
+    int r;
+    if (t->ssl.out_left == 0)
+        return ASYNCIO_OK;
+    r = mbedtls_ssl_send_alert_message(&t->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                       MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+    return r == MBEDTLS_ERR_SSL_WANT_WRITE ? ASYNCIO_AGAIN_WRITE : ASYNCIO_OK;
+}
+
+/* Run the handshake until done: 0, AGAIN_*, or its error. A failed handshake
+ * stays failed; its error is reported once the alert telling the peer why
+ * is out (as CPython's transport sends it), so a peer that waits for us
+ * learns the reason instead of hanging. */
 static int asyncio_tls_handshake_(asyncio_tls *t)
 {
     int r;
     if (t->handshaken)
         return ASYNCIO_OK;
-    r = mbedtls_ssl_handshake(&t->ssl);
-    if (r == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE)
-        /* mbedTLS 2 hangs up silently here: tell the client why. */
-        mbedtls_ssl_send_alert_message(&t->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
-                                       MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
-    r = asyncio_tls_alert_behind_(t, asyncio_tls_map_(t, r));
-    if (r == 0)
-        t->handshaken = 1;
-    return r;
+    if (!t->failed) {
+        r = mbedtls_ssl_handshake(&t->ssl);
+        if (r == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE)
+            /* mbedTLS 2 hangs up silently here: tell the client why. */
+            mbedtls_ssl_send_alert_message(&t->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                           MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+        r = asyncio_tls_alert_behind_(t, asyncio_tls_map_(t, r));
+        if (r == 0)
+            t->handshaken = 1;
+        if (r >= 0 || asyncio_stream_again_(r))
+            return r;
+        t->failed = r;
+    }
+    r = asyncio_tls_flush_queued_(t);
+    return r ? r : t->failed;
 }
 
 static int asyncio_tls_read_(asyncio_transport *tr, unsigned char *buf, size_t n)
@@ -1951,6 +1978,7 @@ int asyncio_tls_wrap(asyncio_tls *t, asyncio_tls_config *c, asyncio_transport *l
     t->inflight = 0;
     t->last_err = 0;
     t->lower_err = 0;
+    t->failed = 0;
     if ((t->last_err = mbedtls_ssl_setup(&t->ssl, &c->conf)) != 0 ||
         (hostname && (t->last_err = mbedtls_ssl_set_hostname(&t->ssl, hostname)) != 0))
         return ASYNCIO_ETLS;

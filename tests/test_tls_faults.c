@@ -46,11 +46,13 @@ static void tls_configs(void)
     cr_assert_eq(asyncio_tls_config_load_verify(&client_ctx, cert, cert_len), 0);
 }
 
-/* A transport over one end of a memory pair whose reads can be made to fail. */
+/* A transport over one end of a memory pair whose reads can be made to fail
+ * and whose alert records can be refused ("again", as from a full socket). */
 struct faulty {
     asyncio_transport base;
     mem_end *e;
     int fail_read;
+    int refuse_alerts; /* alert records to answer "again" to first */
 };
 static int faulty_read(asyncio_transport *t, unsigned char *buf, size_t n)
 {
@@ -59,7 +61,12 @@ static int faulty_read(asyncio_transport *t, unsigned char *buf, size_t n)
 }
 static int faulty_write(asyncio_transport *t, const unsigned char *buf, size_t n)
 {
-    return mem_write(&((struct faulty *)(void *)t)->e->base, buf, n);
+    struct faulty *f = (struct faulty *)(void *)t;
+    if (f->refuse_alerts && n > 0 && buf[0] == 21) { /* content type 21: an alert */
+        f->refuse_alerts--;
+        return ASYNCIO_AGAIN_WRITE;
+    }
+    return mem_write(&f->e->base, buf, n);
 }
 static int faulty_wait(asyncio_transport *t, unsigned events)
 {
@@ -87,24 +94,27 @@ static struct end cli, srvend;
 static asyncio_task cli_task, srv_task, main_task;
 static asyncio_coro main_co;
 
-/* client over `ma` (through the faulty wrapper), server over `mb` */
-static void open_pair(void)
+/* client over `ma` (through the faulty wrapper), server over `mb`; the
+ * client verifies the name `host` (the certificate's is micropython.local) */
+static void open_pair_verifying(const char *host)
 {
     tls_configs();
     mem_pair(&ma, &mb);
     fa.base.ops = &faulty_ops;
     fa.e = &ma;
     fa.fail_read = 0;
+    fa.refuse_alerts = 0;
     memset(&cli, 0, sizeof cli);
     memset(&srvend, 0, sizeof srvend);
     asyncio_stream_init(&cli.s, NULL, 0, cli.wbuf, sizeof cli.wbuf);
     asyncio_stream_init(&srvend.s, srvend.rbuf, sizeof srvend.rbuf, srvend.wbuf,
                         sizeof srvend.wbuf);
-    cr_assert_eq(asyncio_tls_wrap(&cli.tls, &client_ctx, &fa.base, "micropython.local"), 0);
+    cr_assert_eq(asyncio_tls_wrap(&cli.tls, &client_ctx, &fa.base, host), 0);
     cr_assert_eq(asyncio_tls_wrap(&srvend.tls, &server_ctx, &mb.base, NULL), 0);
     cr_assert_eq(asyncio_stream_open(&cli.s, &cli.tls.base), 0);
     cr_assert_eq(asyncio_stream_open(&srvend.s, &srvend.tls.base), 0);
 }
+static void open_pair(void) { open_pair_verifying("micropython.local"); }
 static void close_pair(void)
 {
     asyncio_stream_close(&cli.s);
@@ -235,6 +245,21 @@ Test(tls_faults, a_client_send_error_at_the_first_flight_is_the_transports_error
     cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&main_co, both_main), NULL), 0);
     cr_assert_eq(cli.err, ASYNCIO_OSERROR(ECONNRESET), "%s", asyncio_stream_strerror(cli.err));
     cr_assert_eq(cli.tls.last_err, MBEDTLS_ERR_NET_SEND_FAILED);
+    close_pair();
+}
+
+Test(tls_faults, a_fatal_alert_cut_short_by_a_full_socket_still_reaches_the_peer)
+{
+    open_pair_verifying("foobar.local"); /* the client's check of the name fails */
+    fa.refuse_alerts = 1;                /* its alert telling the server why: "again" at first */
+    cr_assert_eq(asyncio_run(&main_task, asyncio_coro_init(&main_co, both_main), NULL), 0);
+    cr_assert_eq(fa.refuse_alerts, 0, "the client's alert was refused once");
+    /* The client reports its error once the alert is out. (It used to
+     * report it at once and leave the alert unsent: the server learned
+     * nothing, waited while the client kept the stream open, and failed
+     * with a broken pipe when it closed.) */
+    cr_assert_eq(cli.err, ASYNCIO_ETLS_VERIFY, "%s", asyncio_stream_strerror(cli.err));
+    cr_assert_eq(srvend.err, ASYNCIO_ETLS_ALERT, "%s", asyncio_stream_strerror(srvend.err));
     close_pair();
 }
 
