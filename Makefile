@@ -55,6 +55,7 @@ include tests/check.mk
 include fuzz/fuzz.mk
 include packaging/packaging.mk
 include tests/coverage.mk
+include tests/faults/faults.mk
 -include local.mk
 
 .PHONY: all demo test test-host test-poll test-compile-fail test-strict test-nomalloc deps format format-check clean help FORCE
@@ -68,6 +69,7 @@ help:
 	@echo "make check      sanitizers (ASan+UBSan, TSan) and valgrind (part of make test)"
 	@echo "make bench      benchmarks against peers, writes BENCHMARKS.md"
 	@echo "make test-arm   the Cortex-M images under qemu (part of make test)"
+	@echo "make test-faults  stream suites under injected EINTR/EAGAIN/short I/O (part of make test)"
 	@echo "make format     clang-format the sources; make format-check checks"
 	@echo "make clean      remove build/"
 
