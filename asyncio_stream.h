@@ -1187,10 +1187,10 @@ static const asyncio_transport_ops asyncio_fd_ops_ = {
  * the process unless it is handled (sockets use MSG_NOSIGNAL instead). As
  * CPython does at start-up, ignore it if nobody handles it: the write then
  * fails with EPIPE, which the stream reports. */
-static void asyncio_fd_no_sigpipe_(int fd)
+static void asyncio_fd_no_sigpipe_(void)
 {
     struct sigaction sa;
-    if (asyncio_fd_is_socket_(fd) || sigaction(SIGPIPE, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL)
+    if (sigaction(SIGPIPE, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL)
         return;
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -1198,14 +1198,17 @@ static void asyncio_fd_no_sigpipe_(int fd)
 
 int asyncio_fd_transport_init(asyncio_fd_transport *t, int rfd, int wfd)
 {
+    int wsock;
     if (!t || rfd < 0 || wfd < 0)
         return ASYNCIO_EINVAL;
-    asyncio_fd_no_sigpipe_(wfd);
+    wsock = asyncio_fd_is_socket_(wfd); /* asked once: an fstat per connection */
+    if (!wsock)
+        asyncio_fd_no_sigpipe_();
     t->base.ops = &asyncio_fd_ops_;
     asyncio_stream_nonblock_(rfd);
     asyncio_io_init(&t->io, rfd);
     asyncio_io_init(&t->wio, -1);
-    t->is_socket = (uint8_t)(wfd == rfd && asyncio_fd_is_socket_(wfd)); /* asked once */
+    t->is_socket = (uint8_t)(wfd == rfd && wsock);
     if (wfd != rfd) {
         asyncio_stream_nonblock_(wfd);
         asyncio_io_init(&t->wio, wfd);
