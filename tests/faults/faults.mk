@@ -5,7 +5,7 @@
 # Their assertions hold for any outcome POSIX allows, so a failure is a
 # hang, a crash, a memory error, or bytes lost or reordered.
 #   make test-faults                       every suite, seeds 1..8
-#   make test-faults FAULT_SEEDS="42"      replay one seed
+#   make test-faults FAULT_SEEDS="42"      replay one seed (FAULT_VARIANTS=asan: one build)
 FAULT_SUITES := test_stream_transport test_stream_edges test_stream_many test_tls_faults \
                 test_stream_tls test_write_path
 FAULT_SEEDS  ?= 1 2 3 4 5 6 7 8
@@ -38,7 +38,7 @@ test-faults: $(FAULT_LIB) $(foreach v,$(FAULT_VARIANTS),$(addprefix $(BUILD)/$(v
 	  $(FAULT_SAN_ENV) CRITERION_TEST_PATTERN='!($(FAULT_SKIP))' ASYNCIO_FAULT_SEED=$$s \
 	  ASYNCIO_FAULT_PERCENT=$(FAULT_PERCENT) LD_PRELOAD=$(CURDIR)/$(FAULT_LIB) \
 	    bash tools/run_suites.sh $$(for t in $(FAULT_SUITES); do echo $(BUILD)/$$v/tests/$$t; done) \
-	    || { echo "test-faults: FAILED, $$v build, seed $$s (make test-faults FAULT_SEEDS=$$s)"; exit 1; }; \
+	    || { echo "test-faults: FAILED, $$v build, seed $$s (make test-faults FAULT_VARIANTS=$$v FAULT_SEEDS=$$s)"; exit 1; }; \
 	done; done; \
 	echo "test-faults: $(words $(FAULT_SUITES)) suites x $(words $(FAULT_SEEDS)) seeds passed ($(FAULT_VARIANTS) builds)"
 TEST_TARGETS += test-faults
