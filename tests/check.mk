@@ -18,13 +18,18 @@ ASAN_BINS  := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(TEST_SRCS))
 # Leak checking stays on (a report fails that test), except for what
 # Criterion's own runner keeps when a test fails. Every binary runs; the
 # target fails at the end if any did.
+# How the ASan builds run (here and in test-faults).
+ASAN_SUPP := $(BUILD)/asan/lsan.supp
+ASAN_RUN_ENV = ASAN_OPTIONS="abort_on_error=1:detect_leaks=1 $(ASAN_OPTIONS)" \
+	LSAN_OPTIONS="suppressions=$(CURDIR)/$(ASAN_SUPP):print_suppressions=0" \
+	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1 $(UBSAN_OPTIONS)"
+$(ASAN_SUPP):
+	@mkdir -p $(dir $@)
+	@printf 'leak:libcriterion.so\n' >$@
+
 .PHONY: check check-asan check-valgrind
-check-asan: $(ASAN_BINS)
-	@printf 'leak:libcriterion.so\n' >$(BUILD)/asan/lsan.supp; \
-	ASAN_OPTIONS="abort_on_error=1:detect_leaks=1 $(ASAN_OPTIONS)" \
-	LSAN_OPTIONS="suppressions=$(CURDIR)/$(BUILD)/asan/lsan.supp:print_suppressions=0" \
-	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1 $(UBSAN_OPTIONS)" \
-	bash tools/run_suites.sh $(ASAN_BINS)
+check-asan: $(ASAN_BINS) $(ASAN_SUPP)
+	@$(ASAN_RUN_ENV) bash tools/run_suites.sh $(ASAN_BINS)
 
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all
 check-valgrind: $(addprefix $(BUILD)/examples/,$(EXAMPLE_RUN))

@@ -26,16 +26,14 @@ $(FAULT_LIB): tests/faults/inject.c | deps
 # that reads or writes out of bounds fails there even when its bytes are
 # right. ASan's runtime wants to be loaded first; here the fault library is.
 FAULT_VARIANTS := gcc asan
-FAULT_SAN_ENV := ASAN_OPTIONS="verify_asan_link_order=0:abort_on_error=1:detect_leaks=1" \
-  LSAN_OPTIONS="suppressions=$(CURDIR)/$(BUILD)/asan/lsan.supp:print_suppressions=0" \
-  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 
 .PHONY: test-faults
-test-faults: $(FAULT_LIB) $(foreach v,$(FAULT_VARIANTS),$(addprefix $(BUILD)/$(v)/tests/,$(FAULT_SUITES)))
-	@set -e; printf 'leak:libcriterion.so\n' >$(BUILD)/asan/lsan.supp; \
-	for v in $(FAULT_VARIANTS); do for s in $(FAULT_SEEDS); do \
+test-faults: ASAN_OPTIONS += verify_asan_link_order=0
+test-faults: $(FAULT_LIB) $(ASAN_SUPP) \
+             $(foreach v,$(FAULT_VARIANTS),$(addprefix $(BUILD)/$(v)/tests/,$(FAULT_SUITES)))
+	@set -e; for v in $(FAULT_VARIANTS); do for s in $(FAULT_SEEDS); do \
 	  echo "== fault seed $$s, $$v build ($(FAULT_PERCENT)% of transfers misbehave)"; \
-	  $(FAULT_SAN_ENV) CRITERION_TEST_PATTERN='!($(FAULT_SKIP))' ASYNCIO_FAULT_SEED=$$s \
+	  $(ASAN_RUN_ENV) CRITERION_TEST_PATTERN='!($(FAULT_SKIP))' ASYNCIO_FAULT_SEED=$$s \
 	  ASYNCIO_FAULT_PERCENT=$(FAULT_PERCENT) LD_PRELOAD=$(CURDIR)/$(FAULT_LIB) \
 	    bash tools/run_suites.sh $$(for t in $(FAULT_SUITES); do echo $(BUILD)/$$v/tests/$$t; done) \
 	    || { echo "test-faults: FAILED, $$v build, seed $$s (make test-faults FAULT_VARIANTS=$$v FAULT_SEEDS=$$s)"; exit 1; }; \
