@@ -62,7 +62,7 @@ static int faulty_read(asyncio_transport *t, unsigned char *buf, size_t n)
 static int faulty_write(asyncio_transport *t, const unsigned char *buf, size_t n)
 {
     struct faulty *f = (struct faulty *)(void *)t;
-    if (f->refuse_alerts && n > 0 && buf[0] == 21) { /* content type 21: an alert */
+    if (f->refuse_alerts && n > 0 && buf[0] == MBEDTLS_SSL_MSG_ALERT) { /* an alert record */
         f->refuse_alerts--;
         return ASYNCIO_AGAIN_WRITE;
     }
